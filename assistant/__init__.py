@@ -1,0 +1,1 @@
+"""The Rafiq service: HTTP/WebSocket API, live call sessions, suggestions and call records."""

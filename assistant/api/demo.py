@@ -1,0 +1,46 @@
+"""The demo call: the bundled recording streamed through the real ingest WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from assistant.demo import DEMO_AUDIO, demo_roles
+from assistant.simulate import stream_file
+
+from .deps import services
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["demo"])
+
+
+def _own_ws_url(request: Request, call_id: str) -> str:
+    host, port = request.scope["server"]  # the socket this server listens on
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"ws://{host}:{port}/v1/calls/{call_id}/audio"
+
+
+@router.post("/v1/demo/calls", status_code=202)
+async def start_demo_call(request: Request) -> JSONResponse:
+    svc = services(request)
+    if not DEMO_AUDIO.exists():
+        raise HTTPException(503, {"code": "no_demo", "message": "the demo recording is not installed"})
+    call_id = f"demo-{uuid.uuid4().hex[:8]}"
+    task = asyncio.get_running_loop().create_task(
+        stream_file(DEMO_AUDIO, _own_ws_url(request, call_id), roles=demo_roles(), speed=1.0)
+    )
+    svc.background.add(task)
+    task.add_done_callback(svc.background.discard)
+    for _ in range(100):  # answer once the call exists, so the panel can subscribe at once
+        if call_id in svc.calls.live or task.done():
+            break
+        await asyncio.sleep(0.05)
+    if task.done() and task.exception() is not None:
+        log.error("demo call failed", exc_info=task.exception())
+        raise HTTPException(500, {"code": "demo_failed", "message": str(task.exception())})
+    return JSONResponse({"call_id": call_id}, status_code=202)

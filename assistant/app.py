@@ -1,0 +1,120 @@
+"""The FastAPI application: wires speech, retrieval, knowledge base and call sessions together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from knowledge_base.articles import ArticleStore
+from knowledge_base.service import KnowledgeBase
+from retrieval.embeddings import UsemEmbeddings
+from retrieval.index import PassageIndex
+from speech.engine import DecodeOptions, SpeechEngine, WhisperRecognizer
+from speech.models import load_whisper
+from speech.streaming import StreamingConfig
+from speech.vad import EndpointerConfig
+from ui import STATIC_DIR
+
+from .api import calls, demo, kb
+from .config import Settings
+from .events import EventBus
+from .logs import setup_logging
+from .records import CallRecords
+from .sessions import CallRegistry
+from .suggestions import Suggester
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    kb: KnowledgeBase
+    records: CallRecords
+    bus: EventBus
+    calls: CallRegistry
+    engine: SpeechEngine
+    background: set = field(default_factory=set)
+
+
+def create_engine(settings: Settings) -> sa.Engine:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            # WAL lets readers (replays, the board) run while a call writes its events.
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def build_services(settings: Settings) -> Services:
+    db = create_engine(settings)
+    embeddings = UsemEmbeddings(threads=2)
+    index = PassageIndex.open(embeddings, settings.qdrant_url or None, settings.data_dir / "qdrant")
+    knowledge = KnowledgeBase(ArticleStore(db), index)
+    if settings.seed_kb and knowledge.store.count() == 0:
+        count = knowledge.load_seed()
+        log.info("seed knowledge base loaded", extra={"articles": count})
+    model, device = load_whisper(settings.asr_model, settings.model_cache, settings.asr_device,
+                                 settings.asr_compute_type, settings.asr_threads)
+    recognizer = WhisperRecognizer(model, DecodeOptions(beam_size=settings.asr_beam_size,
+                                                        allowed_languages=settings.languages))
+    engine = SpeechEngine(recognizer)
+    records = CallRecords(db)
+    interrupted = records.mark_interrupted()
+    if interrupted:
+        log.warning("calls interrupted by the last shutdown were closed", extra={"calls": interrupted})
+    bus = EventBus()
+    streaming = StreamingConfig(endpointing=EndpointerConfig(min_silence_ms=settings.vad_min_silence_ms),
+                                partial_interval_s=settings.partial_interval_s)
+    suggester = Suggester(knowledge, settings.suggestion_min_score, settings.suggestions_per_segment,
+                          settings.suggestion_min_words)
+    registry = CallRegistry(engine, records, bus, suggester, streaming)
+    return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    setup_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.services = await asyncio.to_thread(build_services, settings)
+        log.info("rafiq ready", extra={"host": settings.host, "port": settings.port})
+        yield
+        svc: Services = app.state.services
+        for session in list(svc.calls.live.values()):
+            await session.finish("server_shutdown")
+        await svc.engine.close()
+        svc.kb.index.close()
+
+    app = FastAPI(title="Rafiq", version="0.1.0", lifespan=lifespan,
+                  summary="Real-time agent assist for multilingual call centres")
+    app.include_router(calls.router)
+    app.include_router(kb.router)
+    app.include_router(demo.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def agent_panel() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    return app

@@ -1,0 +1,66 @@
+"""Settings, read from RAFIQ_* environment variables (see the README's Configuration)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _default_model_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rafiq" / "models"
+
+
+@dataclass
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite in data_dir
+    qdrant_url: str = ""  # empty: embedded Qdrant in data_dir/qdrant
+    asr_model: str = "base"
+    asr_device: str = "auto"
+    asr_compute_type: str = "auto"
+    asr_beam_size: int = 5
+    asr_threads: int = 0  # 0: all cores
+    model_cache: Path = field(default_factory=_default_model_cache)
+    languages: tuple[str, ...] = ("fr", "ar", "es", "en", "pt")
+    vad_min_silence_ms: int = 500
+    partial_interval_s: float = 1.0
+    suggestion_min_score: float = 0.35
+    suggestions_per_segment: int = 3
+    suggestion_min_words: int = 3
+    seed_kb: bool = True
+    max_frame_bytes: int = 1 << 20
+    start_timeout_s: float = 10.0
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f"RAFIQ_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            default = getattr(cls(), f.name)
+            if isinstance(default, bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            elif isinstance(default, float):
+                values[f.name] = float(raw)
+            elif isinstance(default, Path):
+                values[f.name] = Path(raw)
+            elif isinstance(default, tuple):
+                values[f.name] = tuple(part.strip() for part in raw.split(",") if part.strip())
+            else:
+                values[f.name] = raw
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'rafiq.db').resolve()}"

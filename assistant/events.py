@@ -1,0 +1,104 @@
+"""Call events (the panel's protocol) and the bus that carries them to subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+Speaker = Literal["customer", "agent"]
+
+
+class CallStarted(BaseModel):
+    type: Literal["call.started"] = "call.started"
+    call_id: str
+    tenant: str
+    roles: list[Speaker]
+    language: str | None
+    started_at: str
+
+
+class TranscriptEvent(BaseModel):
+    type: Literal["transcript.partial", "transcript.final"]
+    call_id: str
+    segment_id: str
+    speaker: Speaker
+    language: str
+    text: str
+    start: float
+    end: float
+    confidence: float | None = None
+
+
+class Source(BaseModel):
+    article_id: str
+    title: str
+    score: float
+    language: str
+
+
+class SuggestionEvent(BaseModel):
+    type: Literal["suggestion"] = "suggestion"
+    call_id: str
+    suggestion_id: str
+    for_segment_id: str
+    language: str
+    text: str
+    sources: list[Source]
+
+
+class SuggestionFeedback(BaseModel):
+    type: Literal["suggestion.feedback"] = "suggestion.feedback"
+    call_id: str
+    suggestion_id: str
+    action: Literal["used", "edited", "dismissed"]
+    text: str | None = None
+
+
+class CallEnded(BaseModel):
+    type: Literal["call.ended"] = "call.ended"
+    call_id: str
+    ended_at: str
+    reason: str
+
+
+Event = dict[str, Any]  # a model above, dumped, plus its ``seq`` in the call
+
+
+class EventBus:
+    """In-process fan-out of each call's events to its live subscribers.
+
+    Subscribers get a bounded queue; one that falls too far behind is cut off rather than
+    let memory grow (it reconnects and is replayed the history).
+    """
+
+    def __init__(self, queue_size: int = 1000):
+        self._subscribers: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        self._queue_size = queue_size
+
+    def subscribe(self, call_id: str) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(self._queue_size)
+        self._subscribers[call_id].add(queue)
+        return queue
+
+    def unsubscribe(self, call_id: str, queue: asyncio.Queue) -> None:
+        subscribers = self._subscribers.get(call_id)
+        if subscribers is not None:
+            subscribers.discard(queue)
+            if not subscribers:
+                del self._subscribers[call_id]
+
+    def publish(self, call_id: str, event: Event) -> None:
+        for queue in list(self._subscribers.get(call_id, ())):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # The reader finds the marker, closes, and the client reconnects for a replay.
+                self.unsubscribe(call_id, queue)
+                queue.get_nowait()
+                queue.put_nowait(OVERFLOW)
+
+
+OVERFLOW: Event = {"type": "_overflow"}

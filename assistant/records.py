@@ -1,0 +1,106 @@
+"""Call records: calls and their events, in SQLite by default or PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+calls_table = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("call_id", sa.String(128), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("language", sa.String(8), nullable=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("end_reason", sa.String(64), nullable=True),
+)
+
+# Every event but partials is kept: the replay for late subscribers and the call's record.
+call_events_table = sa.Table(
+    "call_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("call_id", sa.String(128), sa.ForeignKey("calls.call_id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.UniqueConstraint("call_id", "seq", name="uq_call_event_seq"),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # SQLite hands back naive datetimes
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
+
+
+class CallRecords:
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        metadata.create_all(engine)
+
+    def create(self, call_id: str, tenant: str, roles: list[str], language: str | None, started_at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(calls_table.insert().values(
+                call_id=call_id, tenant=tenant, status="live", roles=roles, language=language, started_at=started_at))
+
+    def end(self, call_id: str, reason: str, ended_at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(calls_table.update().where(calls_table.c.call_id == call_id)
+                         .values(status="ended", ended_at=ended_at, end_reason=reason))
+
+    def mark_interrupted(self) -> int:
+        """Calls still 'live' from a previous run of the process can no longer receive audio."""
+        with self.engine.begin() as conn:
+            result = conn.execute(calls_table.update().where(calls_table.c.status == "live")
+                                  .values(status="ended", ended_at=utcnow(), end_reason="server_restart"))
+            return result.rowcount
+
+    def append(self, call_id: str, seq: int, event: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(call_events_table.insert().values(call_id=call_id, seq=seq, type=event["type"], payload=event))
+
+    def get(self, call_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(calls_table).where(calls_table.c.call_id == call_id)).mappings().first()
+        return self._call(row) if row else None
+
+    def list(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(calls_table).order_by(calls_table.c.started_at.desc()).limit(limit)).mappings()
+            return [self._call(row) for row in rows]
+
+    def events(self, call_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(call_events_table.c.payload)
+                .where(call_events_table.c.call_id == call_id, call_events_table.c.seq > after_seq)
+                .order_by(call_events_table.c.seq)
+            ).scalars()
+            return list(rows)
+
+    @staticmethod
+    def _call(row) -> dict[str, Any]:
+        return {
+            "call_id": row["call_id"],
+            "tenant": row["tenant"],
+            "status": row["status"],
+            "roles": row["roles"],
+            "language": row["language"],
+            "started_at": iso(row["started_at"]),
+            "ended_at": iso(row["ended_at"]),
+            "end_reason": row["end_reason"],
+        }

@@ -1,0 +1,71 @@
+"""Play an audio file as a live call over the native ingest WebSocket (real-time pace or faster)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import numpy as np
+import websockets
+
+from speech.audio import TARGET_RATE, decode_file, float_to_pcm16
+
+log = logging.getLogger(__name__)
+
+
+def default_roles(channels: int) -> list[str]:
+    return ["customer", "agent"][:channels]
+
+
+async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = None, speed: float = 1.0,
+                       language: str | None = None, tenant: str = "default", frame_ms: int = 100,
+                       on_frame: Callable[[float], Awaitable[None] | None] | None = None) -> dict:
+    """Stream float32 (channels, n) 16 kHz audio to ``url``; returns what the server said at the end.
+
+    ``on_frame(audio_seconds_sent)`` is called after each frame (benchmarks time against it).
+    """
+    channels = audio.shape[0]
+    roles = roles or default_roles(channels)
+    frame = int(TARGET_RATE * frame_ms / 1000)
+    interleaved = audio.T.reshape(-1)
+    start = {"type": "start", "encoding": "pcm_s16le", "sample_rate": TARGET_RATE, "channels": channels,
+             "roles": roles[:channels], "language": language, "tenant": tenant}
+    errors: list[dict] = []
+    async with websockets.connect(url, max_size=None, open_timeout=30) as ws:
+        await ws.send(json.dumps(start))
+        began = time.monotonic()
+        total = audio.shape[1]
+        for offset in range(0, total, frame):
+            chunk = interleaved[offset * channels:(offset + frame) * channels]
+            await ws.send(float_to_pcm16(chunk))
+            sent_seconds = min(total, offset + frame) / TARGET_RATE
+            if on_frame is not None:
+                result = on_frame(sent_seconds)
+                if asyncio.iscoroutine(result):
+                    await result
+            if speed > 0:
+                delay = began + sent_seconds / speed - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        await ws.send(json.dumps({"type": "stop"}))
+        try:
+            async for message in ws:  # the server closes once the call is fully processed
+                if isinstance(message, str):
+                    payload = json.loads(message)
+                    if payload.get("type") == "error":
+                        errors.append(payload)
+        except websockets.ConnectionClosed:
+            pass
+        return {"close_code": ws.close_code, "errors": errors, "seconds": total / TARGET_RATE}
+
+
+async def stream_file(path: str | Path, url: str, roles: list[str] | None = None, speed: float = 1.0,
+                      language: str | None = None, tenant: str = "default") -> dict:
+    audio = decode_file(path)
+    log.info("simulating call", extra={"file": str(path), "url": url, "seconds": round(audio.shape[1] / TARGET_RATE, 2),
+                                       "channels": audio.shape[0], "speed": speed})
+    return await stream_audio(audio, url, roles=roles, speed=speed, language=language, tenant=tenant)

@@ -1,0 +1,41 @@
+"""The suggestion step: for a customer's final utterance, the knowledge-base answer to show."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from knowledge_base.service import KnowledgeBase
+
+from .events import Source, SuggestionEvent, TranscriptEvent
+
+log = logging.getLogger(__name__)
+
+
+class Suggester:
+    def __init__(self, kb: KnowledgeBase, min_score: float = 0.35, k: int = 3, min_words: int = 3):
+        self.kb = kb
+        self.min_score = min_score
+        self.k = k
+        self.min_words = min_words
+
+    async def suggest(self, segment: TranscriptEvent, tenant: str) -> SuggestionEvent | None:
+        if segment.speaker != "customer" or len(segment.text.split()) < self.min_words:
+            return None
+        answers = await asyncio.to_thread(self.kb.answers, segment.text, tenant, segment.language, self.k)
+        answers = [a for a in answers if a.score >= self.min_score]
+        if not answers:
+            log.info("no confident answer", extra={"call_id": segment.call_id, "segment_id": segment.segment_id,
+                                                    "text": segment.text, "language": segment.language})
+            return None
+        best = answers[0].article
+        return SuggestionEvent(
+            call_id=segment.call_id,
+            suggestion_id=uuid.uuid4().hex[:12],
+            for_segment_id=segment.segment_id,
+            language=best.language,
+            text=best.body,
+            sources=[Source(article_id=a.article.id, title=a.article.title, score=round(a.score, 4),
+                            language=a.article.language) for a in answers],
+        )

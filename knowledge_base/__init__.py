@@ -1,0 +1,1 @@
+"""Knowledge base: the articles agents are shown, their language variants, seed content."""

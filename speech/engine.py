@@ -1,0 +1,229 @@
+"""The speech engine: one Whisper model per process, shared by every call through a scheduler.
+
+Each utterance is encoded once; that one encoder pass serves both language identification
+(restricted to the campaign's languages) and decoding. Work from all calls is batched, finals
+go before partials, and a partial that a newer one supersedes is dropped, never a final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+MAX_UTTERANCE_SAMPLES = 30 * SAMPLE_RATE
+
+
+@dataclass
+class Recognition:
+    text: str
+    language: str
+    language_probability: float
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    decode_seconds: float = 0.0
+
+
+@dataclass
+class DecodeOptions:
+    beam_size: int = 5
+    partial_beam_size: int = 1
+    allowed_languages: tuple[str, ...] = ("fr", "ar", "es", "en", "pt")
+    max_batch: int = 8
+
+
+def compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data)))
+
+
+class WhisperRecognizer:
+    """Batch decoding of whole utterances (each at most 30 s) on a faster-whisper model."""
+
+    def __init__(self, model: WhisperModel, options: DecodeOptions):
+        self.model = model
+        self.options = options
+        self._tokenizers: dict[str, Tokenizer] = {}
+        supported = set(model.supported_languages)
+        unknown = [lang for lang in options.allowed_languages if lang not in supported]
+        if unknown:
+            raise ValueError(f"languages not supported by the ASR model: {', '.join(unknown)}")
+
+    def _tokenizer(self, language: str) -> Tokenizer:
+        if language not in self._tokenizers:
+            self._tokenizers[language] = Tokenizer(
+                self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language=language
+            )
+        return self._tokenizers[language]
+
+    def _pick_language(self, ranked: list[tuple[str, float]], allowed: tuple[str, ...]) -> tuple[str, float]:
+        probs = {token[2:-2]: prob for token, prob in ranked}
+        candidates = [(lang, probs.get(lang, 0.0)) for lang in allowed]
+        language, prob = max(candidates, key=lambda item: item[1])
+        total = sum(p for _, p in candidates) or 1.0
+        # Renormalised over the allowed set: how sure we are among the languages that matter.
+        return language, prob / total
+
+    def recognize(self, batch: list[tuple[np.ndarray, str | None]], beam_size: int) -> list[Recognition]:
+        started = time.perf_counter()
+        fe = self.model.feature_extractor
+        features = np.stack([pad_or_trim(fe(audio[:MAX_UTTERANCE_SAMPLES])) for audio, _ in batch])
+        encoder_output = self.model.encode(features)
+        languages: list[tuple[str, float]] = []
+        need_detection = [i for i, (_, lang) in enumerate(batch) if lang is None]
+        detected = self.model.model.detect_language(encoder_output) if need_detection else []
+        for i, (_, forced) in enumerate(batch):
+            if forced is not None:
+                languages.append((forced, 1.0))
+            else:
+                languages.append(self._pick_language(detected[i], self.options.allowed_languages))
+        prompts = []
+        for language, _ in languages:
+            tokenizer = self._tokenizer(language)
+            prompts.append(list(tokenizer.sot_sequence) + [tokenizer.no_timestamps])
+        results = self.model.model.generate(
+            encoder_output,
+            prompts,
+            beam_size=beam_size,
+            max_length=self.model.max_length,
+            suppress_blank=True,
+            suppress_tokens=[-1],
+            return_scores=True,
+            return_no_speech_prob=True,
+        )
+        elapsed = time.perf_counter() - started
+        out = []
+        for (language, lang_prob), result in zip(languages, results):
+            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer(language).eot]
+            text = self._tokenizer(language).decode(tokens).strip()
+            seq_len = len(result.sequences_ids[0])
+            avg_logprob = result.scores[0] * (seq_len ** 1.0) / (seq_len + 1)
+            out.append(Recognition(
+                text=text,
+                language=language,
+                language_probability=float(lang_prob),
+                avg_logprob=float(avg_logprob),
+                no_speech_prob=float(result.no_speech_prob),
+                compression_ratio=compression_ratio(text),
+                decode_seconds=elapsed,
+            ))
+        return out
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    audio: np.ndarray = field(compare=False)
+    language: str | None = field(compare=False)
+    future: asyncio.Future = field(compare=False)
+    stream_key: str | None = field(compare=False, default=None)
+
+
+FINAL, PARTIAL = 0, 1
+
+
+class SpeechEngine:
+    """Async front of the recognizer: one worker thread owns the model; callers await results.
+
+    ``recognize_final`` always completes. ``recognize_partial`` returns None when the job was
+    superseded by a newer partial of the same stream before the model got to it (the
+    backpressure valve when the model is behind).
+    """
+
+    def __init__(self, recognizer: WhisperRecognizer):
+        self.recognizer = recognizer
+        self._finals: list[_Job] = []
+        self._partials: dict[str, _Job] = {}
+        self._seq = 0
+        self._wake: asyncio.Event | None = None
+        self._worker: asyncio.Task | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+        self._lock = threading.Lock()
+        self.busy_seconds = 0.0
+        self.decoded_audio_seconds = 0.0
+        self.dropped_partials = 0
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._wake = asyncio.Event()
+            self._worker = asyncio.get_running_loop().create_task(self._run(), name="asr-scheduler")
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    async def recognize_final(self, audio: np.ndarray, language: str | None) -> Recognition:
+        self._ensure_worker()
+        job = _Job(FINAL, self._next_seq(), audio, language, asyncio.get_running_loop().create_future())
+        self._finals.append(job)
+        self._wake.set()
+        return await job.future
+
+    async def recognize_partial(self, stream_key: str, audio: np.ndarray, language: str | None) -> Recognition | None:
+        self._ensure_worker()
+        job = _Job(PARTIAL, self._next_seq(), audio, language, asyncio.get_running_loop().create_future(), stream_key)
+        previous = self._partials.pop(stream_key, None)
+        if previous is not None and not previous.future.done():
+            previous.future.set_result(None)
+            self.dropped_partials += 1
+        self._partials[stream_key] = job
+        self._wake.set()
+        return await job.future
+
+    def pending(self) -> tuple[int, int]:
+        return len(self._finals), len(self._partials)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        max_batch = self.recognizer.options.max_batch
+        while True:
+            if not self._finals and not self._partials:
+                self._wake.clear()
+                await self._wake.wait()
+            if self._finals:
+                jobs, self._finals = self._finals[:max_batch], self._finals[max_batch:]
+                beam = self.recognizer.options.beam_size
+            else:
+                ordered = sorted(self._partials.values())[:max_batch]
+                for job in ordered:
+                    del self._partials[job.stream_key]
+                jobs = ordered
+                beam = self.recognizer.options.partial_beam_size
+            jobs = [j for j in jobs if not j.future.done()]
+            if not jobs:
+                continue
+            started = time.perf_counter()
+            try:
+                results = await loop.run_in_executor(
+                    self._executor, self.recognizer.recognize, [(j.audio, j.language) for j in jobs], beam
+                )
+            except Exception as exc:  # a broken batch must not hang its callers
+                log.exception("ASR batch failed")
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                continue
+            self.busy_seconds += time.perf_counter() - started
+            for job, result in zip(jobs, results):
+                self.decoded_audio_seconds += len(job.audio) / SAMPLE_RATE
+                if not job.future.done():
+                    job.future.set_result(result)
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,190 @@
+"""Streaming transcription of a call: per-channel VAD end-pointing, partials, finals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+import numpy as np
+
+from .engine import Recognition, SpeechEngine, SAMPLE_RATE
+from .vad import Endpointer, EndpointerConfig, StreamingVad, Utterance
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamingConfig:
+    endpointing: EndpointerConfig = field(default_factory=EndpointerConfig)
+    partial_interval_s: float = 1.0
+    # Guards against Whisper's text on noise: high no-speech probability with low confidence,
+    # or the repetitive loops that a high compression ratio reveals.
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+
+
+@dataclass
+class TranscriptSegment:
+    segment_id: str
+    speaker: str
+    language: str
+    text: str
+    start: float
+    end: float
+    final: bool
+    confidence: float | None = None
+
+
+SegmentHandler = Callable[[TranscriptSegment], Awaitable[None]]
+
+
+class ChannelTranscriber:
+    """One audio channel (one speaker role) of a call."""
+
+    def __init__(self, call_key: str, speaker: str, engine: SpeechEngine, on_segment: SegmentHandler,
+                 language: str | None = None, config: StreamingConfig | None = None):
+        self.call_key = call_key
+        self.speaker = speaker
+        self.engine = engine
+        self.on_segment = on_segment
+        self.language = language
+        self.config = config or StreamingConfig()
+        self._vad = StreamingVad()
+        self._endpointer = Endpointer(self.config.endpointing)
+        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffer_start = 0  # stream sample index of _buffer[0]
+        self._received = 0
+        self._count = 0
+        self._open_segment: str | None = None
+        self._last_partial_at = 0
+        self._partial_task: asyncio.Task | None = None
+        self._final_chain: asyncio.Task | None = None
+        self.dropped_segments = 0
+
+    @property
+    def received_seconds(self) -> float:
+        return self._received / SAMPLE_RATE
+
+    def _audio(self, start: int, end: int) -> np.ndarray:
+        return self._buffer[max(0, start - self._buffer_start): max(0, end - self._buffer_start)]
+
+    def feed(self, audio: np.ndarray) -> None:
+        self._buffer = np.concatenate([self._buffer, audio])
+        self._received += len(audio)
+        for event in self._endpointer.update(self._vad.process(audio)):
+            self._on_vad(event.kind, event.utterance)
+        self._maybe_partial()
+        self._trim()
+
+    def _on_vad(self, kind: str, utt: Utterance) -> None:
+        if kind == "start":
+            self._count += 1
+            self._open_segment = f"{self.speaker}-{self._count}"
+            self._last_partial_at = utt.start
+            return
+        segment_id, self._open_segment = self._open_segment, None
+        if kind == "end" and segment_id is not None:
+            self._schedule_final(segment_id, utt.start, utt.end)
+
+    def _maybe_partial(self) -> None:
+        utt = self._endpointer.current
+        if utt is None or self._open_segment is None:
+            return
+        if self._partial_task is not None and not self._partial_task.done():
+            return
+        if self._received - self._last_partial_at < self.config.partial_interval_s * SAMPLE_RATE:
+            return
+        self._last_partial_at = self._received
+        self._partial_task = asyncio.get_running_loop().create_task(
+            self._partial(self._open_segment, utt.start, self._received, self._audio(utt.start, self._received))
+        )
+
+    async def _partial(self, segment_id: str, start: int, end: int, audio: np.ndarray) -> None:
+        result = await self.engine.recognize_partial(f"{self.call_key}/{self.speaker}", audio, self.language)
+        # A partial that comes back after its utterance ended would overwrite the final.
+        if result is None or not result.text or segment_id != self._open_segment:
+            return
+        await self.on_segment(self._segment(segment_id, start, end, result, final=False))
+
+    def _schedule_final(self, segment_id: str, start: int, end: int) -> None:
+        audio = self._audio(start, end)
+        previous = self._final_chain
+        self._final_chain = asyncio.get_running_loop().create_task(
+            self._final(segment_id, start, end, audio, previous)
+        )
+
+    async def _final(self, segment_id: str, start: int, end: int, audio: np.ndarray,
+                     previous: asyncio.Task | None) -> None:
+        pending = asyncio.ensure_future(self.engine.recognize_final(audio, self.language))
+        if previous is not None:
+            await asyncio.shield(previous)  # finals of one channel are published in order
+        result = await pending
+        if not self._accept(result):
+            self.dropped_segments += 1
+            log.info("dropped segment", extra={"call_id": self.call_key, "segment_id": segment_id,
+                                                "text": result.text, "no_speech_prob": result.no_speech_prob,
+                                                "avg_logprob": result.avg_logprob})
+            return
+        await self.on_segment(self._segment(segment_id, start, end, result, final=True))
+
+    def _accept(self, result: Recognition) -> bool:
+        cfg = self.config
+        if not result.text:
+            return False
+        if result.no_speech_prob > cfg.no_speech_threshold and result.avg_logprob < cfg.log_prob_threshold:
+            return False
+        return result.compression_ratio <= cfg.compression_ratio_threshold
+
+    def _segment(self, segment_id: str, start: int, end: int, result: Recognition, final: bool) -> TranscriptSegment:
+        return TranscriptSegment(
+            segment_id=segment_id,
+            speaker=self.speaker,
+            language=result.language,
+            text=result.text,
+            start=round(start / SAMPLE_RATE, 3),
+            end=round(end / SAMPLE_RATE, 3),
+            final=final,
+            confidence=round(float(np.exp(result.avg_logprob)), 3),
+        )
+
+    def _trim(self) -> None:
+        # Keep the open utterance (or a short pre-roll while silent) and nothing older.
+        utt = self._endpointer.current
+        keep_from = utt.start if utt is not None else self._received - SAMPLE_RATE
+        drop = min(len(self._buffer), max(0, keep_from - self._buffer_start))
+        if drop > SAMPLE_RATE:
+            self._buffer = self._buffer[drop:]
+            self._buffer_start += drop
+
+    async def finish(self) -> None:
+        """Transcribe what is still open and wait until every final is published."""
+        for event in self._endpointer.flush():
+            self._on_vad(event.kind, event.utterance)
+        if self._partial_task is not None:
+            self._partial_task.cancel()
+        if self._final_chain is not None:
+            await self._final_chain
+
+
+class CallTranscriber:
+    """All channels of one call; ``feed`` takes (channels, n) float32 audio at 16 kHz."""
+
+    def __init__(self, call_key: str, roles: list[str], engine: SpeechEngine, on_segment: SegmentHandler,
+                 language: str | None = None, config: StreamingConfig | None = None):
+        self.channels = [
+            ChannelTranscriber(call_key, role, engine, on_segment, language, config) for role in roles
+        ]
+
+    def feed(self, audio: np.ndarray) -> None:
+        for channel, samples in zip(self.channels, audio):
+            channel.feed(samples)
+
+    async def finish(self) -> None:
+        await asyncio.gather(*(channel.finish() for channel in self.channels))
+
+    @property
+    def dropped_segments(self) -> int:
+        return sum(c.dropped_segments for c in self.channels)
