@@ -111,6 +111,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict:
         return {"status": "ok"}
 
+    @app.get("/v1/metrics", tags=["health"])
+    async def metrics() -> dict:
+        svc: Services = app.state.services
+        finals, partials = svc.engine.pending()
+        return {
+            "live_calls": len(svc.calls.live),
+            "asr_busy_seconds": round(svc.engine.busy_seconds, 3),
+            "asr_audio_seconds": round(svc.engine.decoded_audio_seconds, 3),
+            "asr_dropped_partials": svc.engine.dropped_partials,
+            "asr_pending_finals": finals,
+            "asr_pending_partials": partials,
+        }
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -7,7 +7,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName",
+                                                                           "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

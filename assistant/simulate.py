@@ -12,7 +12,9 @@ from typing import Awaitable, Callable
 import numpy as np
 import websockets
 
-from speech.audio import TARGET_RATE, decode_file, float_to_pcm16
+import soxr
+
+from speech.audio import TARGET_RATE, decode_file, float_to_mulaw, float_to_pcm16
 
 log = logging.getLogger(__name__)
 
@@ -21,28 +23,38 @@ def default_roles(channels: int) -> list[str]:
     return ["customer", "agent"][:channels]
 
 
+def encode_audio(audio: np.ndarray, encoding: str, sample_rate: int) -> bytes:
+    """16 kHz float (channels, n) → interleaved wire bytes in ``encoding`` at ``sample_rate``."""
+    if sample_rate != TARGET_RATE:
+        audio = np.stack([soxr.resample(row, TARGET_RATE, sample_rate) for row in audio])
+    interleaved = audio.T.reshape(-1)
+    return float_to_mulaw(interleaved) if encoding == "pcm_mulaw" else float_to_pcm16(interleaved)
+
+
 async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = None, speed: float = 1.0,
                        language: str | None = None, tenant: str = "default", frame_ms: int = 100,
+                       encoding: str = "pcm_s16le", sample_rate: int = TARGET_RATE,
                        on_frame: Callable[[float], Awaitable[None] | None] | None = None) -> dict:
     """Stream float32 (channels, n) 16 kHz audio to ``url``; returns what the server said at the end.
 
-    ``on_frame(audio_seconds_sent)`` is called after each frame (benchmarks time against it).
+    The audio goes out as ``encoding`` at ``sample_rate`` (e.g. 8 kHz mu-law, as telephony
+    sends it). ``on_frame(audio_seconds_sent)`` is called after each frame (benchmarks time
+    against it).
     """
     channels = audio.shape[0]
     roles = roles or default_roles(channels)
-    frame = int(TARGET_RATE * frame_ms / 1000)
-    interleaved = audio.T.reshape(-1)
-    start = {"type": "start", "encoding": "pcm_s16le", "sample_rate": TARGET_RATE, "channels": channels,
+    wire = encode_audio(audio, encoding, sample_rate)
+    bytes_per_second = sample_rate * channels * (1 if encoding == "pcm_mulaw" else 2)
+    frame_bytes = bytes_per_second * frame_ms // 1000
+    start = {"type": "start", "encoding": encoding, "sample_rate": sample_rate, "channels": channels,
              "roles": roles[:channels], "language": language, "tenant": tenant}
     errors: list[dict] = []
     async with websockets.connect(url, max_size=None, open_timeout=30) as ws:
         await ws.send(json.dumps(start))
         began = time.monotonic()
-        total = audio.shape[1]
-        for offset in range(0, total, frame):
-            chunk = interleaved[offset * channels:(offset + frame) * channels]
-            await ws.send(float_to_pcm16(chunk))
-            sent_seconds = min(total, offset + frame) / TARGET_RATE
+        for offset in range(0, len(wire), frame_bytes):
+            await ws.send(wire[offset:offset + frame_bytes])
+            sent_seconds = min(len(wire), offset + frame_bytes) / bytes_per_second
             if on_frame is not None:
                 result = on_frame(sent_seconds)
                 if asyncio.iscoroutine(result):
@@ -60,7 +72,7 @@ async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = No
                         errors.append(payload)
         except websockets.ConnectionClosed:
             pass
-        return {"close_code": ws.close_code, "errors": errors, "seconds": total / TARGET_RATE}
+        return {"close_code": ws.close_code, "errors": errors, "seconds": len(wire) / bytes_per_second}
 
 
 async def stream_file(path: str | Path, url: str, roles: list[str] | None = None, speed: float = 1.0,

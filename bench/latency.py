@@ -1,0 +1,164 @@
+"""Latency of the live path on real speech: end of speech → transcript.final → suggestion.
+
+Streams FLEURS clips at real-time pace through the native ingest WebSocket of a real server
+(16 kHz PCM as is, and passed through 8 kHz mu-law like a phone line), with one knowledge
+base article per clip so that each clip earns a suggestion. Prints p50/p95 of both delays,
+WER of the finals, and the ASR real-time factor.
+
+    .venv/bin/python bench/latency.py                 # all 20 clips, both conditions
+    .venv/bin/python bench/latency.py --languages fr,es --conditions pcm16k
+    .venv/bin/python bench/latency.py --url http://127.0.0.1:8000   # an already running server
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import websockets
+from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from assistant.launcher import ServerProcess  # noqa: E402
+from assistant.simulate import stream_audio  # noqa: E402
+from speech.audio import TARGET_RATE, decode_file  # noqa: E402
+from speech.evaluation import word_error_rate  # noqa: E402
+
+FLEURS = REPO.parent / "shared" / "data" / "speech" / "fleurs"
+CONDITIONS = {"pcm16k": ("pcm_s16le", 16000), "mulaw8k": ("pcm_mulaw", 8000)}
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def speech_ends(audio: np.ndarray) -> list[float]:
+    """Where speech really stops in the clip (offline Silero VAD, no padding)."""
+    spans = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300, speech_pad_ms=0))
+    return [span["end"] / TARGET_RATE for span in spans]
+
+
+async def run_clip(base: str, clip: Path, reference: str, encoding: str, sample_rate: int) -> dict:
+    ws_base = "ws" + base[4:]
+    call_id = f"bench-{clip.stem}-{uuid.uuid4().hex[:6]}"
+    audio = decode_file(clip)
+    ends = speech_ends(audio[0])
+    sent_at: list[tuple[float, float]] = []  # (audio seconds sent, wall time)
+    events: list[tuple[float, dict]] = []
+
+    def on_frame(seconds: float) -> None:
+        sent_at.append((seconds, time.monotonic()))
+
+    async def follow() -> None:
+        for _ in range(100):
+            try:
+                async with websockets.connect(f"{ws_base}/v1/calls/{call_id}/events") as ws:
+                    async for message in ws:
+                        event = json.loads(message)
+                        if event["type"] == "error":
+                            raise RuntimeError(event)
+                        events.append((time.monotonic(), event))
+                        if event["type"] == "call.ended":
+                            return
+            except RuntimeError:
+                await asyncio.sleep(0.05)  # the call does not exist until the stream starts
+
+    follower = asyncio.ensure_future(follow())
+    await stream_audio(audio, f"{ws_base}/v1/calls/{call_id}/audio", roles=["customer"], speed=1.0, tenant="bench",
+                       encoding=encoding, sample_rate=sample_rate, on_frame=on_frame)
+    await asyncio.wait_for(follower, 120)
+
+    def wall_time_of(audio_seconds: float) -> float:
+        for seconds, wall in sent_at:
+            if seconds >= audio_seconds:
+                return wall
+        return sent_at[-1][1]
+
+    finals = [(t, e) for t, e in events if e["type"] == "transcript.final"]
+    suggestions = {e["for_segment_id"]: t for t, e in events if e["type"] == "suggestion"}
+    final_delays, suggestion_delays = [], []
+    for received, event in finals:
+        inside = [end for end in ends if event["start"] <= end <= event["end"] + 0.05]
+        if not inside:
+            continue
+        spoken_end = wall_time_of(max(inside))
+        final_delays.append(received - spoken_end)
+        if event["segment_id"] in suggestions:
+            suggestion_delays.append(suggestions[event["segment_id"]] - spoken_end)
+    hypothesis = " ".join(e["text"] for _, e in finals)
+    return {"wer": word_error_rate(reference, hypothesis), "final": final_delays, "suggestion": suggestion_delays,
+            "audio_seconds": audio.shape[1] / TARGET_RATE, "hypothesis": hypothesis,
+            "suggested": bool(suggestions)}
+
+
+async def bench(base: str, languages: list[str], conditions: list[str]) -> None:
+    clips = [(p, p.with_suffix(".txt").read_text(encoding="utf-8").strip())
+             for lang in languages for p in sorted(FLEURS.glob(f"fleurs-{lang}-*.ogg"))]
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        for clip, reference in clips:  # an article that answers each clip, so each earns a suggestion
+            lang = clip.stem.split("-")[1]
+            response = await http.post("/v1/kb/articles", json={
+                "title": reference[:60], "body": reference, "language": lang, "tenant": "bench"})
+            response.raise_for_status()
+        rows = []
+        for condition in conditions:
+            encoding, rate = CONDITIONS[condition]
+            for number, (clip, reference) in enumerate(clips, 1):
+                before = (await http.get("/v1/metrics")).json()
+                result = await run_clip(base, clip, reference, encoding, rate)
+                after = (await http.get("/v1/metrics")).json()
+                result["asr_seconds"] = after["asr_busy_seconds"] - before["asr_busy_seconds"]
+                result.update(condition=condition, language=clip.stem.split("-")[1], clip=clip.stem)
+                rows.append(result)
+                print(f"[{condition} {number}/{len(clips)}] {clip.stem}: WER {result['wer']:.2f}, "
+                      f"final {', '.join(f'{d:.2f}' for d in result['final'])} s, "
+                      f"suggestion {', '.join(f'{d:.2f}' for d in result['suggestion'])} s", flush=True)
+    print()
+    print(f"{'condition':<9} {'lang':<5} {'clips':>5} {'WER':>6} {'final p50':>10} {'final p95':>10} "
+          f"{'sugg p50':>9} {'sugg p95':>9} {'RTF':>6}")
+    groups = [(c, l) for c in conditions for l in languages] + [(c, "all") for c in conditions]
+    for condition, lang in groups:
+        subset = [r for r in rows if r["condition"] == condition and lang in ("all", r["language"])]
+        if not subset:
+            continue
+        finals = [d for r in subset for d in r["final"]]
+        suggestions = [d for r in subset for d in r["suggestion"]]
+        rtf = sum(r["asr_seconds"] for r in subset) / sum(r["audio_seconds"] for r in subset)
+        print(f"{condition:<9} {lang:<5} {len(subset):>5} {statistics.mean(r['wer'] for r in subset):>6.3f} "
+              f"{percentile(finals, 50):>10.2f} {percentile(finals, 95):>10.2f} "
+              f"{percentile(suggestions, 50):>9.2f} {percentile(suggestions, 95):>9.2f} {rtf:>6.3f}")
+    print("\nWER: mean per clip against the FLEURS reference (normalised). Delays in seconds from the "
+          "end of speech (offline VAD) to the event's arrival at a subscriber. RTF: ASR compute "
+          "seconds (partials and finals) per second of call audio.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="an already running server (default: start one)")
+    parser.add_argument("--languages", default="fr,es,en,pt")
+    parser.add_argument("--conditions", default="pcm16k,mulaw8k")
+    args = parser.parse_args()
+    languages = args.languages.split(",")
+    conditions = args.conditions.split(",")
+    if args.url:
+        asyncio.run(bench(args.url.rstrip("/"), languages, conditions))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        print("starting a Rafiq server…", flush=True)
+        with ServerProcess(Path(tmp), RAFIQ_SEED_KB="0", RAFIQ_LOG_LEVEL="WARNING") as base:
+            asyncio.run(bench(base, languages, conditions))
+
+
+if __name__ == "__main__":
+    main()

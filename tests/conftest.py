@@ -1,0 +1,54 @@
+"""Shared fixtures: the real Rafiq server in a subprocess, real data from ../shared/data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import websockets
+
+from assistant.launcher import ServerProcess
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("RAFIQ_SHARED_DATA", REPO.parent / "shared" / "data"))
+FLEURS = SHARED_DATA / "speech" / "fleurs"
+STEREO_CLIP = SHARED_DATA / "speech" / "stereo" / "stereo_diarization.wav"
+
+
+@pytest.fixture(scope="session")
+def rafiq_server(tmp_path_factory) -> str:
+    """Base URL of a real Rafiq server: bundled Whisper base, embedded Qdrant, seeded KB, SQLite."""
+    with ServerProcess(tmp_path_factory.mktemp("rafiq")) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="session")
+def ws_base(rafiq_server: str) -> str:
+    return "ws" + rafiq_server[4:]
+
+
+def new_call_id(prefix: str = "test") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def fleurs_clip(language: str, index: int) -> tuple[Path, str]:
+    stem = FLEURS / f"fleurs-{language}-{index:03d}"
+    return stem.with_suffix(".ogg"), stem.with_suffix(".txt").read_text(encoding="utf-8").strip()
+
+
+async def collect_events(ws_base: str, call_id: str, timeout: float = 120) -> list[dict]:
+    """All events of a call until ``call.ended``."""
+    events = []
+    async with websockets.connect(f"{ws_base}/v1/calls/{call_id}/events") as ws:
+        async def read():
+            async for message in ws:
+                event = json.loads(message)
+                events.append(event)
+                if event["type"] in ("call.ended", "error"):
+                    return
+        await asyncio.wait_for(read(), timeout)
+    return events

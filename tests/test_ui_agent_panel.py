@@ -1,0 +1,307 @@
+"""The agent panel (ui/static) in a real Chromium against the real Rafiq app.
+
+Needs Debian's Chromium (``apt-get install chromium``; no browser download) and the
+``rafiq_server`` fixture from conftest.py (the real app on a free port). The demo call
+streams at real-time pace, so one demo call is shared by the tests of this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections import Counter
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+sync_playwright = playwright_sync.sync_playwright
+expect = playwright_sync.expect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEMO_TIMEOUT_MS = 150_000  # first final customer line and first suggestion of the demo call
+CALL_END_TIMEOUT_S = 420  # the whole demo call, streamed at real-time pace
+SCREENSHOT = "/tmp/panel.png"
+
+# The demo call started through the panel in the first test, reused by the others.
+_shared: dict[str, str] = {}
+
+
+def _ids(page, selector: str, attribute: str) -> list[str]:
+    return page.eval_on_selector_all(selector, f"els => els.map(e => e.getAttribute('{attribute}'))")
+
+
+def _feedback_action(suggestion: dict) -> str | None:
+    feedback = suggestion.get("feedback")
+    if isinstance(feedback, dict):
+        return feedback.get("action")
+    return suggestion.get("action") or suggestion.get("state")
+
+
+def _call_view(base_url: str, call_id: str) -> dict:
+    response = httpx.get(f"{base_url}/v1/calls/{call_id}", timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian Chromium is not installed (apt-get install -y chromium)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class _Watch:
+    """Page errors and requests that leave the Rafiq origin (the panel must be self-contained)."""
+
+    def __init__(self, origin: str):
+        self.origin = origin
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+
+    def attach(self, page) -> None:
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("request", self._request)
+        page.on("websocket", lambda ws: self._url(ws.url))
+
+    def _request(self, request) -> None:
+        self._url(request.url)
+
+    def _url(self, url: str) -> None:
+        if url.startswith(("data:", "blob:", "about:")):
+            return
+        if urlsplit(url).netloc != urlsplit(self.origin).netloc:
+            self.foreign.append(url)
+
+
+@pytest.fixture
+def watch(rafiq_server):
+    watch = _Watch(rafiq_server)
+    yield watch
+    assert not watch.errors, f"JavaScript errors in the panel: {watch.errors}"
+    assert not watch.foreign, f"the panel reached outside its origin: {watch.foreign}"
+
+
+@pytest.fixture
+def context(browser, rafiq_server, watch):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=rafiq_server, locale="fr-FR")
+    try:
+        ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=rafiq_server)
+    except Exception:  # the panel falls back to execCommand("copy")
+        pass
+    ctx.set_default_timeout(20_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context, watch):
+    page = context.new_page()
+    watch.attach(page)
+    return page
+
+
+@pytest.fixture
+def demo_call(rafiq_server) -> str:
+    """The demo call of the first test, or a new one when this test runs alone."""
+    if "call_id" not in _shared:
+        response = httpx.post(f"{rafiq_server}/v1/demo/calls", timeout=30)
+        assert response.status_code == 202, response.text
+        _shared["call_id"] = response.json()["call_id"]
+    return _shared["call_id"]
+
+
+def _wait_call_ended(base_url: str, call_id: str) -> dict:
+    deadline = time.monotonic() + CALL_END_TIMEOUT_S
+    while True:
+        view = _call_view(base_url, call_id)
+        if view["status"] == "ended":
+            return view
+        assert time.monotonic() < deadline, f"call {call_id} still {view['status']} after {CALL_END_TIMEOUT_S} s"
+        time.sleep(2)
+
+
+def _assert_matches_record(page, view: dict) -> None:
+    """What the panel shows is the call's record, each segment and suggestion once."""
+    segment_ids = _ids(page, '[data-testid="segment"]', "data-segment-id")
+    duplicates = [sid for sid, n in Counter(segment_ids).items() if n > 1]
+    assert not duplicates, f"duplicate transcript lines: {duplicates}"
+    assert set(segment_ids) == {s["segment_id"] for s in view["segments"]}
+    assert _ids(page, '[data-testid="segment"]', "data-final") == ["true"] * len(segment_ids)
+
+    suggestion_ids = _ids(page, '[data-testid="suggestion"]', "data-suggestion-id")
+    duplicates = [sid for sid, n in Counter(suggestion_ids).items() if n > 1]
+    assert not duplicates, f"duplicate suggestion cards: {duplicates}"
+    assert set(suggestion_ids) == {s["suggestion_id"] for s in view["suggestions"]}
+    for suggestion in view["suggestions"]:
+        card = page.locator(f'[data-testid="suggestion"][data-suggestion-id="{suggestion["suggestion_id"]}"]')
+        expect(card).to_have_attribute("data-state", _feedback_action(suggestion) or "new")
+
+
+def test_demo_call_shows_transcript_and_suggestions(page, rafiq_server):
+    page.goto("/")
+    expect(page.get_by_test_id("app-name")).to_have_text("Rafiq")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_test_id("demo-button")).to_have_text(re.compile("Lancer l'appel de démo"))
+
+    page.get_by_test_id("demo-button").click()
+    expect(page.locator("body")).to_have_attribute("data-call-id", re.compile(r"^demo-"))
+    call_id = page.locator("body").get_attribute("data-call-id")
+    _shared["call_id"] = call_id
+    assert page.url.endswith(f"#call={call_id}")
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected")
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", re.compile("live|ended"))
+    # The call list picks the new call up, marked live while it streams.
+    expect(page.locator(f'[data-testid="call-item"][data-call-id="{call_id}"]')).to_be_visible(timeout=10_000)
+
+    customer = page.locator('[data-testid="segment"][data-speaker="customer"][data-final="true"]')
+    expect(customer.first).to_be_visible(timeout=DEMO_TIMEOUT_MS)
+    expect(customer.first.get_by_test_id("segment-text")).not_to_have_text("")
+    expect(customer.first.get_by_test_id("segment-time")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    expect(customer.first.get_by_test_id("segment-language")).to_have_text(re.compile(r"^[A-Z]{2,3}$"))
+
+    card = page.locator('[data-testid="suggestion"]').filter(has=page.get_by_test_id("suggestion-source")).first
+    expect(card).to_be_visible(timeout=DEMO_TIMEOUT_MS)
+    expect(card.get_by_test_id("suggestion-text")).not_to_have_text("")
+    source = card.get_by_test_id("suggestion-source").first
+    expect(source.get_by_test_id("suggestion-score")).to_have_text(re.compile(r"^(\d{1,3}%|-?\d+\.\d\d)$"))
+    expect(source.get_by_test_id("source-article-id")).not_to_have_text("")
+    for button in ("use-button", "edit-button", "dismiss-button"):
+        expect(card.get_by_test_id(button)).to_be_visible()
+
+    # The card quotes the customer utterance it answers.
+    for_segment = card.get_attribute("data-for-segment-id")
+    assert for_segment
+    segment = page.locator(f'[data-testid="segment"][data-segment-id="{for_segment}"]')
+    expect(segment).to_have_count(1)
+    quote = card.locator(".sugg__for-text").inner_text().rstrip("…")
+    assert quote and segment.get_by_test_id("segment-text").inner_text().startswith(quote)
+
+    # Transcript lines are never duplicated while partials turn into finals.
+    ids = _ids(page, '[data-testid="segment"]', "data-segment-id")
+    assert len(ids) == len(set(ids))
+    page.screenshot(path=SCREENSHOT)
+
+
+def test_feedback_updates_card_record_and_other_screen(context, watch, page, rafiq_server, demo_call):
+    # Open the call from the call picker.
+    page.goto("/")
+    page.locator(f'[data-testid="call-item"][data-call-id="{demo_call}"]').click()
+    card = page.locator('[data-testid="suggestion"]').first
+    expect(card).to_be_visible(timeout=DEMO_TIMEOUT_MS)
+    suggestion_id = card.get_attribute("data-suggestion-id")
+    original = card.get_by_test_id("suggestion-text").inner_text()
+
+    other = context.new_page()  # a second screen on the same call
+    watch.attach(other)
+    other.goto(f"/#call={demo_call}")
+    other_card = other.locator(f'[data-testid="suggestion"][data-suggestion-id="{suggestion_id}"]')
+    expect(other_card).to_be_visible()
+    expect(other.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected")
+
+    def record_action() -> str | None:
+        view = _call_view(rafiq_server, demo_call)
+        return _feedback_action(next(s for s in view["suggestions"] if s["suggestion_id"] == suggestion_id))
+
+    # Use: marks the card, records the feedback, and the other screen follows via the socket.
+    card.get_by_test_id("use-button").click()
+    expect(card).to_have_attribute("data-state", "used")
+    expect(card.get_by_test_id("suggestion-state")).to_have_text("Utilisée")
+    assert record_action() == "used"
+    expect(other_card).to_have_attribute("data-state", "used")
+    expect(card).to_have_attribute("data-copied", re.compile("true|false"))
+    if card.get_attribute("data-copied") == "true":
+        assert page.evaluate("navigator.clipboard.readText()") == original
+
+    # Edit: inline textarea, saved text replaces the suggestion on both screens.
+    edited = "Texte corrigé par l'agent."
+    card.get_by_test_id("edit-button").click()
+    card.get_by_test_id("edit-textarea").fill(edited)
+    card.get_by_test_id("save-button").click()
+    expect(card).to_have_attribute("data-state", "edited")
+    expect(card.get_by_test_id("suggestion-text")).to_have_text(edited)
+    expect(card.get_by_test_id("edit-textarea")).to_be_hidden()
+    assert record_action() == "edited"
+    expect(other_card.get_by_test_id("suggestion-text")).to_have_text(edited)
+
+    # Dismiss: the card collapses, here and there.
+    card.get_by_test_id("dismiss-button").click()
+    expect(card).to_have_attribute("data-state", "dismissed")
+    expect(card.get_by_test_id("suggestion-text")).to_be_hidden()
+    assert record_action() == "dismissed"
+    expect(other_card).to_have_attribute("data-state", "dismissed")
+    expect(other_card.get_by_test_id("suggestion-text")).to_be_hidden()
+
+
+def test_arabic_switches_page_to_rtl(page):
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("dir", "ltr")
+    page.get_by_test_id("lang-switch-ar").click()
+    html = page.locator("html")
+    expect(html).to_have_attribute("dir", "rtl")
+    expect(html).to_have_attribute("lang", "ar")
+    expect(page.get_by_test_id("demo-button")).to_have_text(re.compile("تشغيل مكالمة تجريبية"))
+    expect(page.locator("#transcript-title")).to_have_text("النص المفرَّغ")
+    expect(page.get_by_test_id("lang-switch-ar")).to_have_attribute("aria-pressed", "true")
+    # Nothing spills sideways in RTL.
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+    page.reload()  # remembered
+    expect(html).to_have_attribute("dir", "rtl")
+    expect(page.locator("#suggestions-title")).to_have_text("الاقتراحات")
+
+    page.get_by_test_id("lang-switch-en").click()
+    expect(html).to_have_attribute("dir", "ltr")
+    expect(page.get_by_test_id("demo-button")).to_have_text(re.compile("Play demo call"))
+    page.get_by_test_id("lang-switch-fr").click()
+    expect(html).to_have_attribute("lang", "fr")
+
+
+def test_reload_after_end_rebuilds_transcript_without_duplicates(page, rafiq_server, demo_call):
+    view = _wait_call_ended(rafiq_server, demo_call)
+    assert view["segments"], "the demo call produced no transcript"
+
+    # Open the call by typing its id.
+    page.goto("/")
+    page.get_by_test_id("call-id-input").fill(demo_call)
+    page.get_by_test_id("call-id-input").press("Enter")
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", "ended")
+    expect(page.locator('[data-testid="segment"]')).to_have_count(len(view["segments"]))
+    expect(page.locator('[data-testid="suggestion"]')).to_have_count(len(view["suggestions"]))
+    _assert_matches_record(page, view)
+    expect(page.get_by_test_id("call-elapsed")).not_to_have_text("00:00")
+
+    # Checklist: kept per call across reloads.
+    page.locator('[data-testid="checklist-item"][data-item="greet"]').check()
+
+    # A dropped socket reconnects and is replayed: nothing is added twice.
+    page.evaluate("window.__rafiq.dropSocket()")
+    expect(page.locator("body")).to_have_attribute("data-ws-connects", "2")
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected")
+    page.wait_for_timeout(1000)
+    _assert_matches_record(page, view)
+
+    # A reload rebuilds the same transcript from the replayed events.
+    page.reload()
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", "ended")
+    expect(page.locator('[data-testid="segment"]')).to_have_count(len(view["segments"]))
+    expect(page.locator('[data-testid="suggestion"]')).to_have_count(len(view["suggestions"]))
+    page.wait_for_timeout(1000)
+    _assert_matches_record(page, view)
+    expect(page.locator('[data-testid="checklist-item"][data-item="greet"]')).to_be_checked()
+    expect(page.locator('[data-testid="checklist-item"][data-item="close"]')).not_to_be_checked()
