@@ -7,6 +7,9 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from urllib.parse import quote
+
+import websockets
 
 from .config import Settings
 
@@ -23,8 +26,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 async def _follow_events(url: str, call_id: str) -> None:
-    import websockets
-
     async with websockets.connect(f"{url}/v1/calls/{call_id}/events") as ws:
         async for message in ws:
             event = json.loads(message)
@@ -44,18 +45,20 @@ async def _simulate_async(args: argparse.Namespace) -> int:
     base = args.url.rstrip("/")
     ws_base = "ws" + base[4:] if base.startswith("http") else base
     roles = args.roles.split(",") if args.roles else None
-    audio_url = f"{ws_base}/v1/calls/{args.call_id}/audio"
-    follower = None
-    if not args.quiet:
+    call_path = quote(args.call_id, safe="")
+    audio_url = f"{ws_base}/v1/calls/{call_path}/audio"
+    try:
         streamer = asyncio.ensure_future(stream_file(args.file, audio_url, roles=roles, speed=args.speed,
                                                      language=args.language, tenant=args.tenant))
-        await asyncio.sleep(0.3)
-        follower = asyncio.ensure_future(_follow_events(ws_base, args.call_id))
+        if not args.quiet:
+            await asyncio.sleep(0.3)
+            follower = asyncio.ensure_future(_follow_events(ws_base, call_path))
         result = await streamer
-        await asyncio.wait_for(follower, 60)
-    else:
-        result = await stream_file(args.file, audio_url, roles=roles, speed=args.speed,
-                                   language=args.language, tenant=args.tenant)
+        if not args.quiet and not result["errors"]:
+            await asyncio.wait_for(follower, 60)
+    except (OSError, websockets.InvalidHandshake) as exc:
+        print(f"cannot stream to {audio_url}: {exc}", file=sys.stderr)
+        return 1
     for error in result["errors"]:
         print(f"error from server: {error['code']}: {error['message']}", file=sys.stderr)
     return 1 if result["errors"] else 0

@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from knowledge_base.db import UtcDateTime
+
 metadata = sa.MetaData()
 
 calls_table = sa.Table(
@@ -17,8 +19,8 @@ calls_table = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("roles", sa.JSON, nullable=False),
     sa.Column("language", sa.String(8), nullable=True),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False, index=True),
-    sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("started_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("ended_at", UtcDateTime(), nullable=True),
     sa.Column("end_reason", sa.String(64), nullable=True),
 )
 
@@ -40,11 +42,7 @@ def utcnow() -> datetime:
 
 
 def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:  # SQLite hands back naive datetimes
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.isoformat(timespec="milliseconds")
+    return moment.isoformat(timespec="milliseconds") if moment is not None else None
 
 
 class CallRecords:

@@ -52,18 +52,21 @@ async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = No
     async with websockets.connect(url, max_size=None, open_timeout=30) as ws:
         await ws.send(json.dumps(start))
         began = time.monotonic()
-        for offset in range(0, len(wire), frame_bytes):
-            await ws.send(wire[offset:offset + frame_bytes])
-            sent_seconds = min(len(wire), offset + frame_bytes) / bytes_per_second
-            if on_frame is not None:
-                result = on_frame(sent_seconds)
-                if asyncio.iscoroutine(result):
-                    await result
-            if speed > 0:
-                delay = began + sent_seconds / speed - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-        await ws.send(json.dumps({"type": "stop"}))
+        try:
+            for offset in range(0, len(wire), frame_bytes):
+                await ws.send(wire[offset:offset + frame_bytes])
+                sent_seconds = min(len(wire), offset + frame_bytes) / bytes_per_second
+                if on_frame is not None:
+                    result = on_frame(sent_seconds)
+                    if asyncio.iscoroutine(result):
+                        await result
+                if speed > 0:
+                    delay = began + sent_seconds / speed - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+            await ws.send(json.dumps({"type": "stop"}))
+        except websockets.ConnectionClosed:
+            pass  # the server refused or ended the call: its error frame is read below
         try:
             async for message in ws:  # the server closes once the call is fully processed
                 if isinstance(message, str):

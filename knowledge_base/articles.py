@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
 
+from .db import UtcDateTime
+
 LANGUAGES = ("fr", "ar", "es", "en", "pt")
 
 metadata = sa.MetaData()
@@ -24,8 +26,8 @@ articles_table = sa.Table(
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("tags", sa.JSON, nullable=False, default=list),
     sa.Column("campaign", sa.String(64), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
     sa.UniqueConstraint("tenant", "group_id", "language", name="uq_kb_article_variant"),
 )
 

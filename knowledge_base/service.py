@@ -25,6 +25,12 @@ class Answer:
     matched_language: str  # the language of the passage that matched
 
 
+def passages_of(article: Article) -> list[Passage]:
+    common = dict(article_id=article.id, tenant=article.tenant, language=article.language, title=article.title,
+                  text=article.body, group=article.group_id)
+    return [Passage(**common, kind="body"), Passage(**common, kind="title")]
+
+
 class KnowledgeBase:
     def __init__(self, store: ArticleStore, index: PassageIndex):
         self.store = store
@@ -36,8 +42,7 @@ class KnowledgeBase:
         return article
 
     def _index(self, article: Article) -> None:
-        self.index.upsert([Passage(article_id=article.id, tenant=article.tenant, language=article.language,
-                                   title=article.title, text=article.body, group=article.group_id)])
+        self.index.upsert(passages_of(article))
 
     def search(self, query: str, tenant: str = "default", k: int = 5, language: str | None = None) -> list[Hit]:
         return self.index.search(query, tenant=tenant, k=k, language=language)
@@ -47,7 +52,7 @@ class KnowledgeBase:
         one per article group, each in ``language`` when that variant exists."""
         answers: list[Answer] = []
         seen: set[str] = set()
-        for hit in self.index.search(question, tenant=tenant, k=k * 4):
+        for hit in self.index.search(question, tenant=tenant, k=k * 3):
             group = hit.passage.group
             if group in seen:
                 continue
@@ -74,7 +79,6 @@ class KnowledgeBase:
         batch = 32
         for start in range(0, len(articles), batch):
             chunk = articles[start:start + batch]
-            self.index.upsert([Passage(article_id=a.id, tenant=a.tenant, language=a.language, title=a.title,
-                                       text=a.body, group=a.group_id) for a in chunk])
+            self.index.upsert([p for article in chunk for p in passages_of(article)])
             log.info("seed articles indexed", extra={"done": start + len(chunk), "total": len(articles)})
         return len(articles)

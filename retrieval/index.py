@@ -20,7 +20,11 @@ _ID_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4d53-9a43-2f0c1d7e9b10")
 
 @dataclass
 class Passage:
-    """A searchable piece of an article; ``group`` links the language variants of one article."""
+    """A searchable piece of an article; ``group`` links the language variants of one article.
+
+    ``kind`` "title" is the title alone: questions are short, and a short title often matches
+    them better than the whole article does; "body" is the title with the text.
+    """
 
     article_id: str
     tenant: str
@@ -28,11 +32,16 @@ class Passage:
     title: str
     text: str
     group: str
+    kind: str = "body"
     chunk: int = 0
 
     @property
     def point_id(self) -> str:
-        return str(uuid.uuid5(_ID_NAMESPACE, f"{self.article_id}#{self.chunk}"))
+        return str(uuid.uuid5(_ID_NAMESPACE, f"{self.article_id}#{self.kind}{self.chunk}"))
+
+    @property
+    def embedding_text(self) -> str:
+        return self.title if self.kind == "title" else f"{self.title}. {self.text}"
 
 
 @dataclass
@@ -76,7 +85,7 @@ class PassageIndex:
     def upsert(self, passages: list[Passage]) -> None:
         if not passages:
             return
-        vectors = self.embeddings.encode([f"{p.title}. {p.text}" for p in passages])
+        vectors = self.embeddings.encode([p.embedding_text for p in passages])
         points = [
             models.PointStruct(id=p.point_id, vector=v.tolist(), payload=p.__dict__.copy())
             for p, v in zip(passages, vectors)
@@ -96,15 +105,20 @@ class PassageIndex:
             return self.client.count(self.collection, exact=True).count
 
     def search(self, query: str, tenant: str, k: int = 5, language: str | None = None) -> list[Hit]:
+        """The ``k`` best articles for ``query``, each once, scored by its best passage."""
         vector = self.embeddings.encode([query])[0].tolist()
         must = [models.FieldCondition(key="tenant", match=models.MatchValue(value=tenant))]
         if language:
             must.append(models.FieldCondition(key="language", match=models.MatchValue(value=language)))
         with self._lock:
             response = self.client.query_points(
-                self.collection, query=vector, query_filter=models.Filter(must=must), limit=k, with_payload=True
+                self.collection, query=vector, query_filter=models.Filter(must=must), limit=k * 3, with_payload=True
             )
-        return [Hit(Passage(**point.payload), float(point.score)) for point in response.points]
+        hits: dict[str, Hit] = {}
+        for point in response.points:  # ranked best first, so the first hit per article is its best
+            passage = Passage(**point.payload)
+            hits.setdefault(passage.article_id, Hit(passage, float(point.score)))
+        return list(hits.values())[:k]
 
     def close(self) -> None:
         with self._lock:

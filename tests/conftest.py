@@ -12,6 +12,8 @@ import pytest
 import websockets
 
 from assistant.launcher import ServerProcess
+from assistant.simulate import stream_audio
+from speech.audio import decode_file
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("RAFIQ_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -52,3 +54,21 @@ async def collect_events(ws_base: str, call_id: str, timeout: float = 120) -> li
                     return
         await asyncio.wait_for(read(), timeout)
     return events
+
+
+async def transcribe_live(ws_base: str, clip, language=None, speed=0.0, tenant="default") -> list[dict]:
+    """Stream a clip as a call and return every event of the call, as a subscriber saw them."""
+    call_id = new_call_id("asr")
+    collector = asyncio.ensure_future(_collect_when_started(ws_base, call_id))
+    await stream_audio(decode_file(clip), f"{ws_base}/v1/calls/{call_id}/audio", speed=speed, language=language,
+                       tenant=tenant)
+    return await asyncio.wait_for(collector, 120)
+
+
+async def _collect_when_started(ws_base: str, call_id: str) -> list[dict]:
+    for _ in range(200):
+        events = await collect_events(ws_base, call_id)
+        if events and events[-1]["type"] != "error":
+            return events
+        await asyncio.sleep(0.05)
+    raise AssertionError("call never started")

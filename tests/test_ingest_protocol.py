@@ -11,7 +11,7 @@ import websockets
 from assistant.simulate import stream_audio
 from speech.audio import decode_file, float_to_pcm16
 from speech.evaluation import word_error_rate
-from tests.conftest import STEREO_CLIP, collect_events, fleurs_clip, new_call_id
+from tests.conftest import STEREO_CLIP, fleurs_clip, new_call_id
 
 START = {"type": "start", "encoding": "pcm_s16le", "sample_rate": 16000, "channels": 1,
          "roles": ["customer"], "language": None, "tenant": "default"}

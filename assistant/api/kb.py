@@ -42,7 +42,7 @@ async def search(request: Request, q: str = Query(min_length=1, max_length=2000)
         raise HTTPException(422, {"code": "bad_language", "message": f"language must be one of {', '.join(LANGUAGES)}"})
     hits = await asyncio.to_thread(services(request).kb.search, q, tenant, k, language)
     return {"results": [
-        {"article_id": h.passage.article_id, "title": h.passage.title, "language": h.passage.language,
-         "score": round(h.score, 4), "snippet": _snippet(h.passage.text)}
+        {"article_id": h.passage.article_id, "group_id": h.passage.group, "title": h.passage.title,
+         "language": h.passage.language, "score": round(h.score, 4), "snippet": _snippet(h.passage.text)}
         for h in hits
     ]}

@@ -1,0 +1,60 @@
+"""The events WebSocket: live subscribers and late ones see the same, ordered history."""
+
+import asyncio
+import json
+
+import httpx
+import websockets
+
+from assistant.simulate import stream_audio
+from speech.audio import decode_file
+from tests.conftest import collect_events, fleurs_clip, new_call_id
+
+
+async def test_late_subscribers_get_the_past_then_the_live_events_without_gaps_or_repeats(rafiq_server, ws_base):
+    clip, _ = fleurs_clip("fr", 1)  # 23 s with two utterances
+    call_id = new_call_id("late")
+    streamer = asyncio.ensure_future(
+        stream_audio(decode_file(clip), f"{ws_base}/v1/calls/{call_id}/audio", speed=1.5))
+    await asyncio.sleep(1.0)
+    early = asyncio.ensure_future(collect_events(ws_base, call_id))
+    # Join once the first utterance is final, while the second is still being spoken.
+    for _ in range(400):
+        call = httpx.get(f"{rafiq_server}/v1/calls/{call_id}").json()
+        if call["segments"]:
+            break
+        await asyncio.sleep(0.1)
+    assert call["status"] == "live", "the late subscriber must join a live call"
+    late = await collect_events(ws_base, call_id)
+    early_events = await early
+    await streamer
+
+    def durable(events):  # partials are live-only: not replayed
+        return [e for e in events if e["type"] != "transcript.partial"]
+
+    assert durable(late) == durable(early_events)
+    seqs = [e["seq"] for e in late]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+    assert late[0]["type"] == "call.started" and late[-1]["type"] == "call.ended"
+    assert len([e for e in late if e["type"] == "transcript.final"]) >= 2
+
+    replay = await collect_events(ws_base, call_id)  # after the end: the whole record
+    assert replay == durable(early_events)
+
+
+async def test_subscriber_that_leaves_does_not_disturb_the_call(rafiq_server, ws_base):
+    clip, _ = fleurs_clip("en", 1)
+    call_id = new_call_id("leaver")
+    streamer = asyncio.ensure_future(
+        stream_audio(decode_file(clip), f"{ws_base}/v1/calls/{call_id}/audio", speed=2.0))
+    await asyncio.sleep(0.5)
+    async with websockets.connect(f"{ws_base}/v1/calls/{call_id}/events") as ws:
+        first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert first["type"] == "call.started"
+        await ws.send("anything")  # clients have nothing to say; it is ignored
+    result = await streamer
+    assert result["errors"] == [] and result["close_code"] == 1000
+    call = httpx.get(f"{rafiq_server}/v1/calls/{call_id}").json()
+    assert call["status"] == "ended" and call["segments"]
+    listed = httpx.get(f"{rafiq_server}/v1/calls").json()["calls"]
+    assert call_id in [c["call_id"] for c in listed]

@@ -1,0 +1,69 @@
+"""Live transcription of real speech (FLEURS) through the ingest WebSocket, against references.
+
+The WER bounds are what the bundled Whisper base measured on these clips through the streaming
+path (see the README), plus a margin; they catch a broken pipeline, not a 1-point regression.
+"""
+
+import numpy as np
+import pytest
+
+from assistant.simulate import stream_audio
+from speech.evaluation import word_error_rate
+from tests.conftest import collect_events, fleurs_clip, new_call_id, transcribe_live
+
+# Mean streaming WER over clips 000-004, measured: fr 0.32, es 0.09 (see README); bound = measured + margin.
+WER_BOUNDS = {"fr": 0.40, "es": 0.15}
+
+
+@pytest.mark.parametrize("language", ["fr", "es"])
+async def test_fleurs_clips_transcribe_within_measured_wer(ws_base, language):
+    wers = []
+    for index in range(5):
+        clip, reference = fleurs_clip(language, index)
+        events = await transcribe_live(ws_base, clip)
+        finals = [e for e in events if e["type"] == "transcript.final"]
+        assert finals, f"no final transcript for {clip.name}"
+        assert {e["language"] for e in finals} == {language}
+        assert {e["speaker"] for e in finals} == {"customer"}
+        wers.append(word_error_rate(reference, " ".join(e["text"] for e in finals)))
+    mean = sum(wers) / len(wers)
+    print(f"{language}: streaming WER per clip {[round(w, 3) for w in wers]}, mean {mean:.3f}")
+    assert mean <= WER_BOUNDS[language]
+
+
+async def test_forced_language_is_obeyed(ws_base):
+    clip, _ = fleurs_clip("pt", 0)
+    events = await transcribe_live(ws_base, clip, language="es")
+    finals = [e for e in events if e["type"] == "transcript.final"]
+    assert finals and {e["language"] for e in finals} == {"es"}
+
+
+async def test_real_time_stream_shows_partials_then_the_final_of_each_utterance(ws_base):
+    clip, reference = fleurs_clip("es", 1)
+    events = await transcribe_live(ws_base, clip, speed=1.0)
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "call.started" and kinds[-1] == "call.ended"
+    finals = [e for e in events if e["type"] == "transcript.final"]
+    partials = [e for e in events if e["type"] == "transcript.partial"]
+    assert partials, "a 21 s utterance streamed in real time must show partial text"
+    final_ids = [e["segment_id"] for e in finals]
+    assert len(final_ids) == len(set(final_ids))
+    for partial in partials:  # each partial belongs to an utterance whose final comes later
+        assert partial["segment_id"] in final_ids
+        final_position = next(i for i, e in enumerate(events) if e["type"] == "transcript.final"
+                              and e["segment_id"] == partial["segment_id"])
+        assert events.index(partial) < final_position
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+    for final in finals:
+        assert 0 <= final["start"] < final["end"] <= 21.5
+    assert word_error_rate(reference, " ".join(e["text"] for e in finals)) < 0.2
+
+
+async def test_silence_gives_no_transcript(rafiq_server, ws_base):
+    rng = np.random.default_rng(1)
+    quiet_noise = (rng.normal(0, 0.003, (1, 16000 * 6))).astype(np.float32)
+    call_id = new_call_id("silence")
+    await stream_audio(quiet_noise, f"{ws_base}/v1/calls/{call_id}/audio", speed=0)
+    events = await collect_events(ws_base, call_id)
+    assert [e["type"] for e in events] == ["call.started", "call.ended"]
