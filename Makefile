@@ -1,0 +1,31 @@
+# Rafiq — the two commands: `make run` (set up, then serve with a demo) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Rafiq needs Python 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --editable '.[test]'
+	@touch $@
+
+setup: $(STAMP)
+	$(BIN)/rafiq prepare
+
+run: setup
+	@echo "Rafiq: the agent panel will be at http://$${RAFIQ_HOST:-127.0.0.1}:$${RAFIQ_PORT:-8000}/ (click 'Play demo call')"
+	$(BIN)/rafiq serve
+
+test: setup
+	@url=$$(scripts/test-services.sh) && \
+	RAFIQ_TEST_POSTGRES_URL=$$url $(BIN)/python -m pytest -ra
+
+bench: setup
+	$(BIN)/python bench/latency.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
