@@ -43,6 +43,9 @@ class DecodeOptions:
     partial_beam_size: int = 1
     allowed_languages: tuple[str, ...] = ("fr", "ar", "es", "en", "pt")
     max_batch: int = 8
+    # Leave the channel's current language only for a clearly more likely one: one short or
+    # noisy utterance should not flip a French speaker to Portuguese.
+    language_switch_probability: float = 0.75
 
 
 def compression_ratio(text: str) -> float:
@@ -69,27 +72,31 @@ class WhisperRecognizer:
             )
         return self._tokenizers[language]
 
-    def _pick_language(self, ranked: list[tuple[str, float]], allowed: tuple[str, ...]) -> tuple[str, float]:
+    def _pick_language(self, ranked: list[tuple[str, float]], prior: str | None) -> tuple[str, float]:
+        allowed = self.options.allowed_languages
         probs = {token[2:-2]: prob for token, prob in ranked}
-        candidates = [(lang, probs.get(lang, 0.0)) for lang in allowed]
-        language, prob = max(candidates, key=lambda item: item[1])
-        total = sum(p for _, p in candidates) or 1.0
+        total = sum(probs.get(lang, 0.0) for lang in allowed) or 1.0
         # Renormalised over the allowed set: how sure we are among the languages that matter.
-        return language, prob / total
+        share = {lang: probs.get(lang, 0.0) / total for lang in allowed}
+        language = max(share, key=share.get)
+        if prior in share and language != prior and share[language] < self.options.language_switch_probability:
+            language = prior
+        return language, share[language]
 
-    def recognize(self, batch: list[tuple[np.ndarray, str | None]], beam_size: int) -> list[Recognition]:
+    def recognize(self, batch: list[tuple[np.ndarray, str | None, str | None]], beam_size: int) -> list[Recognition]:
+        """Decode utterances given as (audio, forced language or None, the speaker's last language)."""
         started = time.perf_counter()
         fe = self.model.feature_extractor
-        features = np.stack([pad_or_trim(fe(audio[:MAX_UTTERANCE_SAMPLES])) for audio, _ in batch])
+        features = np.stack([pad_or_trim(fe(audio[:MAX_UTTERANCE_SAMPLES])) for audio, _, _ in batch])
         encoder_output = self.model.encode(features)
         languages: list[tuple[str, float]] = []
-        need_detection = [i for i, (_, lang) in enumerate(batch) if lang is None]
+        need_detection = any(forced is None for _, forced, _ in batch)
         detected = self.model.model.detect_language(encoder_output) if need_detection else []
-        for i, (_, forced) in enumerate(batch):
+        for i, (_, forced, prior) in enumerate(batch):
             if forced is not None:
                 languages.append((forced, 1.0))
             else:
-                languages.append(self._pick_language(detected[i], self.options.allowed_languages))
+                languages.append(self._pick_language(detected[i], prior))
         prompts = []
         for language, _ in languages:
             tokenizer = self._tokenizer(language)
@@ -129,6 +136,7 @@ class _Job:
     seq: int
     audio: np.ndarray = field(compare=False)
     language: str | None = field(compare=False)
+    prior: str | None = field(compare=False)
     future: asyncio.Future = field(compare=False)
     stream_key: str | None = field(compare=False, default=None)
 
@@ -166,16 +174,19 @@ class SpeechEngine:
         self._seq += 1
         return self._seq
 
-    async def recognize_final(self, audio: np.ndarray, language: str | None) -> Recognition:
+    async def recognize_final(self, audio: np.ndarray, language: str | None, prior: str | None = None) -> Recognition:
+        """``language`` forces the language; else it is detected, leaning towards ``prior``."""
         self._ensure_worker()
-        job = _Job(FINAL, self._next_seq(), audio, language, asyncio.get_running_loop().create_future())
+        job = _Job(FINAL, self._next_seq(), audio, language, prior, asyncio.get_running_loop().create_future())
         self._finals.append(job)
         self._wake.set()
         return await job.future
 
-    async def recognize_partial(self, stream_key: str, audio: np.ndarray, language: str | None) -> Recognition | None:
+    async def recognize_partial(self, stream_key: str, audio: np.ndarray, language: str | None,
+                                prior: str | None = None) -> Recognition | None:
         self._ensure_worker()
-        job = _Job(PARTIAL, self._next_seq(), audio, language, asyncio.get_running_loop().create_future(), stream_key)
+        job = _Job(PARTIAL, self._next_seq(), audio, language, prior, asyncio.get_running_loop().create_future(),
+                   stream_key)
         previous = self._partials.pop(stream_key, None)
         if previous is not None and not previous.future.done():
             previous.future.set_result(None)
@@ -209,7 +220,7 @@ class SpeechEngine:
             started = time.perf_counter()
             try:
                 results = await loop.run_in_executor(
-                    self._executor, self.recognizer.recognize, [(j.audio, j.language) for j in jobs], beam
+                    self._executor, self.recognizer.recognize, [(j.audio, j.language, j.prior) for j in jobs], beam
                 )
             except Exception as exc:  # a broken batch must not hang its callers
                 log.exception("ASR batch failed")

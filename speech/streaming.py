@@ -62,6 +62,7 @@ class ChannelTranscriber:
         self._last_partial_at = 0
         self._partial_task: asyncio.Task | None = None
         self._final_chain: asyncio.Task | None = None
+        self._spoken_language: str | None = None  # the language of this speaker's last final
         self.dropped_segments = 0
 
     @property
@@ -103,7 +104,8 @@ class ChannelTranscriber:
         )
 
     async def _partial(self, segment_id: str, start: int, end: int, audio: np.ndarray) -> None:
-        result = await self.engine.recognize_partial(f"{self.call_key}/{self.speaker}", audio, self.language)
+        result = await self.engine.recognize_partial(f"{self.call_key}/{self.speaker}", audio, self.language,
+                                                     self._spoken_language)
         # A partial that comes back after its utterance ended would overwrite the final.
         if result is None or not result.text or segment_id != self._open_segment:
             return
@@ -118,16 +120,18 @@ class ChannelTranscriber:
 
     async def _final(self, segment_id: str, start: int, end: int, audio: np.ndarray,
                      previous: asyncio.Task | None) -> None:
-        pending = asyncio.ensure_future(self.engine.recognize_final(audio, self.language))
         if previous is not None:
-            await asyncio.shield(previous)  # finals of one channel are published in order
-        result = await pending
+            # Finals of one channel are decoded and published in order, each leaning on the
+            # language of the one before.
+            await asyncio.shield(previous)
+        result = await self.engine.recognize_final(audio, self.language, self._spoken_language)
         if not self._accept(result):
             self.dropped_segments += 1
             log.info("dropped segment", extra={"call_id": self.call_key, "segment_id": segment_id,
                                                 "text": result.text, "no_speech_prob": result.no_speech_prob,
                                                 "avg_logprob": result.avg_logprob})
             return
+        self._spoken_language = result.language
         await self.on_segment(self._segment(segment_id, start, end, result, final=True))
 
     def _accept(self, result: Recognition) -> bool:

@@ -175,8 +175,10 @@ def test_demo_call_shows_transcript_and_suggestions(page, rafiq_server):
     expect(customer.first.get_by_test_id("segment-time")).to_have_text(re.compile(r"^\d\d:\d\d$"))
     expect(customer.first.get_by_test_id("segment-language")).to_have_text(re.compile(r"^[A-Z]{2,3}$"))
 
-    card = page.locator('[data-testid="suggestion"]').filter(has=page.get_by_test_id("suggestion-source")).first
-    expect(card).to_be_visible(timeout=DEMO_TIMEOUT_MS)
+    first = page.locator('[data-testid="suggestion"]').filter(has=page.get_by_test_id("suggestion-source")).first
+    expect(first).to_be_visible(timeout=DEMO_TIMEOUT_MS)
+    # Pinned by id: newer cards go on top while the call goes on.
+    card = page.locator(f'[data-testid="suggestion"][data-suggestion-id="{first.get_attribute("data-suggestion-id")}"]')
     expect(card.get_by_test_id("suggestion-text")).not_to_have_text("")
     source = card.get_by_test_id("suggestion-source").first
     expect(source.get_by_test_id("suggestion-score")).to_have_text(re.compile(r"^(\d{1,3}%|-?\d+\.\d\d)$"))
@@ -202,10 +204,11 @@ def test_feedback_updates_card_record_and_other_screen(context, watch, page, raf
     # Open the call from the call picker.
     page.goto("/")
     page.locator(f'[data-testid="call-item"][data-call-id="{demo_call}"]').click()
-    card = page.locator('[data-testid="suggestion"]').first
-    expect(card).to_be_visible(timeout=DEMO_TIMEOUT_MS)
-    suggestion_id = card.get_attribute("data-suggestion-id")
-    original = card.get_by_test_id("suggestion-text").inner_text()
+    first = page.locator('[data-testid="suggestion"]').first
+    expect(first).to_be_visible(timeout=DEMO_TIMEOUT_MS)
+    suggestion_id = first.get_attribute("data-suggestion-id")
+    card = page.locator(f'[data-testid="suggestion"][data-suggestion-id="{suggestion_id}"]')
+    original = card.get_by_test_id("suggestion-text").text_content()
 
     other = context.new_page()  # a second screen on the same call
     watch.attach(other)
