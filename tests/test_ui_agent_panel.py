@@ -7,7 +7,6 @@ streams at real-time pace, so one demo call is shared by the tests of this modul
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
