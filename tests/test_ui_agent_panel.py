@@ -16,9 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-sync_playwright = playwright_sync.sync_playwright
-expect = playwright_sync.expect
+from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,8 +55,7 @@ def _call_view(base_url: str, call_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian Chromium is not installed (apt-get install -y chromium)")
+    assert os.path.exists(CHROMIUM), "Debian Chromium is missing: scripts/test-services.sh installs it"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
