@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 class StreamingConfig:
     endpointing: EndpointerConfig = field(default_factory=EndpointerConfig)
     partial_interval_s: float = 1.0
+    # A pause this long may be the end of the utterance: a partial decode started now would
+    # hold up the final that is probably about to be asked for.
+    partial_pause_ms: float = 150.0
     # Guards against Whisper's text on noise: high no-speech probability with low confidence,
     # or the repetitive loops that a high compression ratio reveals.
     no_speech_threshold: float = 0.6
@@ -95,6 +98,8 @@ class ChannelTranscriber:
         if utt is None or self._open_segment is None:
             return
         if self._partial_task is not None and not self._partial_task.done():
+            return
+        if self._endpointer.trailing_silence_ms >= self.config.partial_pause_ms:
             return
         if self._received - self._last_partial_at < self.config.partial_interval_s * SAMPLE_RATE:
             return

@@ -89,6 +89,11 @@ class Endpointer:
     def current(self) -> Utterance | None:
         return self._current
 
+    @property
+    def trailing_silence_ms(self) -> float:
+        """How long the open utterance has been silent (0 while speech goes on)."""
+        return self._silence_run * WINDOW / self._ms if self._current is not None else 0.0
+
     def update(self, probs: np.ndarray) -> list[VadEvent]:
         cfg = self.config
         events: list[VadEvent] = []
