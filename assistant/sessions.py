@@ -80,6 +80,7 @@ class CallSession:
             await self.registry.emit(self.call_id, CallEnded(call_id=self.call_id, ended_at=iso(ended_at),
                                                              reason=reason).model_dump())
             self.registry.live.pop(self.call_id, None)
+            self.registry.forget_sequence(self.call_id)
             log.info("call ended", extra={"call_id": self.call_id, "reason": reason,
                                           "dropped_segments": self.transcriber.dropped_segments})
 
@@ -126,6 +127,10 @@ class CallRegistry:
         self.bus.publish(call_id, event)
         return event
 
+    def forget_sequence(self, call_id: str) -> None:
+        """An ended call's numbering is read back from its record if it is ever needed again."""
+        self._seq.pop(call_id, None)
+
     async def feedback(self, call_id: str, suggestion_id: str, action: str, text: str | None) -> dict[str, Any]:
         call = await asyncio.to_thread(self.records.get, call_id)
         if call is None:
@@ -136,7 +141,10 @@ class CallRegistry:
         if call_id not in self._seq:
             self._seq[call_id] = max((e["seq"] for e in events), default=0)
         event = SuggestionFeedback(call_id=call_id, suggestion_id=suggestion_id, action=action, text=text)
-        return await self.emit(call_id, event.model_dump())
+        published = await self.emit(call_id, event.model_dump())
+        if call_id not in self.live:
+            self.forget_sequence(call_id)
+        return published
 
     async def call_view(self, call_id: str) -> dict[str, Any] | None:
         call = await asyncio.to_thread(self.records.get, call_id)

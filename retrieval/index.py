@@ -93,17 +93,6 @@ class PassageIndex:
         with self._lock:
             self.client.upsert(self.collection, points=points, wait=True)
 
-    def delete_article(self, article_id: str) -> None:
-        selector = models.FilterSelector(filter=models.Filter(must=[
-            models.FieldCondition(key="article_id", match=models.MatchValue(value=article_id))
-        ]))
-        with self._lock:
-            self.client.delete(self.collection, points_selector=selector, wait=True)
-
-    def count(self) -> int:
-        with self._lock:
-            return self.client.count(self.collection, exact=True).count
-
     def search(self, query: str, tenant: str, k: int = 5, language: str | None = None) -> list[Hit]:
         """The ``k`` best articles for ``query``, each once, scored by its best passage."""
         vector = self.embeddings.encode([query])[0].tolist()

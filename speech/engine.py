@@ -34,7 +34,6 @@ class Recognition:
     avg_logprob: float
     no_speech_prob: float
     compression_ratio: float
-    decode_seconds: float = 0.0
 
 
 @dataclass
@@ -85,7 +84,6 @@ class WhisperRecognizer:
 
     def recognize(self, batch: list[tuple[np.ndarray, str | None, str | None]], beam_size: int) -> list[Recognition]:
         """Decode utterances given as (audio, forced language or None, the speaker's last language)."""
-        started = time.perf_counter()
         fe = self.model.feature_extractor
         features = np.stack([pad_or_trim(fe(audio[:MAX_UTTERANCE_SAMPLES])) for audio, _, _ in batch])
         encoder_output = self.model.encode(features)
@@ -111,7 +109,6 @@ class WhisperRecognizer:
             return_scores=True,
             return_no_speech_prob=True,
         )
-        elapsed = time.perf_counter() - started
         out = []
         for (language, lang_prob), result in zip(languages, results):
             tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer(language).eot]
@@ -125,7 +122,6 @@ class WhisperRecognizer:
                 avg_logprob=float(avg_logprob),
                 no_speech_prob=float(result.no_speech_prob),
                 compression_ratio=compression_ratio(text),
-                decode_seconds=elapsed,
             ))
         return out
 

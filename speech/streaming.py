@@ -68,10 +68,6 @@ class ChannelTranscriber:
         self._spoken_language: str | None = None  # the language of this speaker's last final
         self.dropped_segments = 0
 
-    @property
-    def received_seconds(self) -> float:
-        return self._received / SAMPLE_RATE
-
     def _audio(self, start: int, end: int) -> np.ndarray:
         return self._buffer[max(0, start - self._buffer_start): max(0, end - self._buffer_start)]
 
