@@ -82,7 +82,7 @@ def build_services(settings: Settings) -> Services:
                                 partial_interval_s=settings.partial_interval_s)
     suggester = Suggester(knowledge, settings.suggestion_min_score, settings.suggestions_per_segment,
                           settings.suggestion_min_words)
-    registry = CallRegistry(engine, records, bus, suggester, streaming)
+    registry = CallRegistry(engine, records, bus, suggester, streaming, settings.max_calls)
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine)
 
 

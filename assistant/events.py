@@ -30,6 +30,7 @@ class TranscriptEvent(BaseModel):
     start: float
     end: float
     confidence: float | None = None
+    dialect: str | None = None
 
 
 class Source(BaseModel):
@@ -62,6 +63,7 @@ class CallEnded(BaseModel):
     call_id: str
     ended_at: str
     reason: str
+    dropped_segments: dict[str, int] = {}
 
 
 Event = dict[str, Any]  # a model above, dumped, plus its ``seq`` in the call

@@ -24,10 +24,11 @@ CALL_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 class CallError(Exception):
     """A request about a call that cannot be honoured; ``code`` is part of the API."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, close_code: int = 1008):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.close_code = close_code
 
 
 class CallSession:
@@ -51,7 +52,7 @@ class CallSession:
             type="transcript.final" if segment.final else "transcript.partial",
             call_id=self.call_id, segment_id=segment.segment_id, speaker=segment.speaker,
             language=segment.language, text=segment.text, start=segment.start, end=segment.end,
-            confidence=segment.confidence,
+            confidence=segment.confidence, dialect=segment.dialect,
         )
         await self.registry.emit(self.call_id, event.model_dump(), persist=segment.final)
         if segment.final and segment.speaker == "customer":
@@ -78,11 +79,12 @@ class CallSession:
             ended_at = utcnow()
             await asyncio.to_thread(self.registry.records.end, self.call_id, reason, ended_at)
             await self.registry.emit(self.call_id, CallEnded(call_id=self.call_id, ended_at=iso(ended_at),
-                                                             reason=reason).model_dump())
+                                                             reason=reason,
+                                                             dropped_segments=self.transcriber.dropped).model_dump())
             self.registry.live.pop(self.call_id, None)
             self.registry.forget_sequence(self.call_id)
             log.info("call ended", extra={"call_id": self.call_id, "reason": reason,
-                                          "dropped_segments": self.transcriber.dropped_segments})
+                                          "dropped_segments": self.transcriber.dropped})
 
 
 class CallRegistry:
@@ -90,12 +92,13 @@ class CallRegistry:
     recorded and published."""
 
     def __init__(self, engine: SpeechEngine, records: CallRecords, bus: EventBus, suggester: Suggester,
-                 streaming_config: StreamingConfig):
+                 streaming_config: StreamingConfig, max_calls: int = 0):
         self.engine = engine
         self.records = records
         self.bus = bus
         self.suggester = suggester
         self.streaming_config = streaming_config
+        self.max_calls = max_calls
         self.live: dict[str, CallSession] = {}
         self._seq: dict[str, int] = {}
         self._write_lock = asyncio.Lock()
@@ -107,6 +110,10 @@ class CallRegistry:
             raise CallError("call_busy", f"call {call_id!r} is already streaming")
         if await asyncio.to_thread(self.records.get, call_id) is not None:
             raise CallError("call_exists", f"call {call_id!r} already took place; use a new call_id")
+        if self.max_calls and len(self.live) >= self.max_calls:
+            # 1013 "try again later": the speech engine would fall behind every live call.
+            raise CallError("too_many_calls", f"this server is at its limit of {self.max_calls} live calls",
+                            close_code=1013)
         session = CallSession(call_id, tenant, roles, language, self)
         self.live[call_id] = session
         await asyncio.to_thread(self.records.create, call_id, tenant, roles, language, session.started_at)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure what the tests need is on this machine: Chromium for the browser tests and a
-# PostgreSQL server on 127.0.0.1. Installs Debian packages when missing (root or sudo), starts
+# Make sure what the tests need is on this machine: Chromium for the browser tests, espeak-ng,
+# and a PostgreSQL server on 127.0.0.1. Installs Debian packages when missing (root or sudo), starts
 # PostgreSQL when it is down, and prints the admin URL the tests should use on stdout.
 set -euo pipefail
 
@@ -24,8 +24,9 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
 }
 
-# Chromium drives the web page tests; DejaVu has the Arabic glyphs the RTL pages render.
-apt_install chromium fonts-dejavu-core postgresql postgresql-client
+# Chromium drives the web page tests; DejaVu has the Arabic glyphs the RTL pages render;
+# espeak-ng speaks the phrases the hallucination guard must drop.
+apt_install chromium fonts-dejavu-core espeak-ng postgresql postgresql-client
 
 url_ok() { psql "$1" -tAc 'select 1' >/dev/null 2>&1; }
 

@@ -10,6 +10,7 @@ from typing import Awaitable, Callable
 import numpy as np
 
 from .engine import Recognition, SpeechEngine, SAMPLE_RATE
+from .guards import darija_hint, is_known_hallucination
 from .vad import Endpointer, EndpointerConfig, StreamingVad, Utterance
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class TranscriptSegment:
     end: float
     final: bool
     confidence: float | None = None
+    dialect: str | None = None  # "darija" when the words show Moroccan Darija (language "ar")
 
 
 SegmentHandler = Callable[[TranscriptSegment], Awaitable[None]]
@@ -66,7 +68,7 @@ class ChannelTranscriber:
         self._partial_task: asyncio.Task | None = None
         self._final_chain: asyncio.Task | None = None
         self._spoken_language: str | None = None  # the language of this speaker's last final
-        self.dropped_segments = 0
+        self.dropped: dict[str, int] = {}  # guard → utterances it dropped
 
     def _audio(self, start: int, end: int) -> np.ndarray:
         return self._buffer[max(0, start - self._buffer_start): max(0, end - self._buffer_start)]
@@ -108,7 +110,7 @@ class ChannelTranscriber:
         result = await self.engine.recognize_partial(f"{self.call_key}/{self.speaker}", audio, self.language,
                                                      self._spoken_language)
         # A partial that comes back after its utterance ended would overwrite the final.
-        if result is None or not result.text or segment_id != self._open_segment:
+        if result is None or segment_id != self._open_segment or self._rejected_by(result):
             return
         await self.on_segment(self._segment(segment_id, start, end, result, final=False))
 
@@ -126,28 +128,38 @@ class ChannelTranscriber:
             # language of the one before.
             await asyncio.shield(previous)
         result = await self.engine.recognize_final(audio, self.language, self._spoken_language)
-        if not self._accept(result):
-            self.dropped_segments += 1
-            log.info("dropped segment", extra={"call_id": self.call_key, "segment_id": segment_id,
+        rejected_by = self._rejected_by(result)
+        if rejected_by:
+            self.dropped[rejected_by] = self.dropped.get(rejected_by, 0) + 1
+            log.info("dropped segment", extra={"call_id": self.call_key, "segment_id": segment_id, "guard": rejected_by,
                                                 "text": result.text, "no_speech_prob": result.no_speech_prob,
                                                 "avg_logprob": result.avg_logprob})
             return
         self._spoken_language = result.language
         await self.on_segment(self._segment(segment_id, start, end, result, final=True))
 
-    def _accept(self, result: Recognition) -> bool:
+    def _rejected_by(self, result: Recognition) -> str | None:
+        """The guard that rejects this decode, or None to keep it."""
         cfg = self.config
         if not result.text:
-            return False
+            return "empty"
         if result.no_speech_prob > cfg.no_speech_threshold and result.avg_logprob < cfg.log_prob_threshold:
-            return False
-        return result.compression_ratio <= cfg.compression_ratio_threshold
+            return "no_speech"
+        if result.compression_ratio > cfg.compression_ratio_threshold:
+            return "repetition"
+        if is_known_hallucination(result.text):
+            return "blocklist"
+        return None
 
     def _segment(self, segment_id: str, start: int, end: int, result: Recognition, final: bool) -> TranscriptSegment:
+        darija = darija_hint(result.text, result.language)
         return TranscriptSegment(
             segment_id=segment_id,
             speaker=self.speaker,
-            language=result.language,
+            # Darija is reported as Arabic even when written in Latin letters: the customer is
+            # answered from the Arabic variants of the articles.
+            language="ar" if darija else result.language,
+            dialect="darija" if darija else None,
             text=result.text,
             start=round(start / SAMPLE_RATE, 3),
             end=round(end / SAMPLE_RATE, 3),
@@ -191,5 +203,10 @@ class CallTranscriber:
         await asyncio.gather(*(channel.finish() for channel in self.channels))
 
     @property
-    def dropped_segments(self) -> int:
-        return sum(c.dropped_segments for c in self.channels)
+    def dropped(self) -> dict[str, int]:
+        """Utterances dropped by each guard, all channels together."""
+        totals: dict[str, int] = {}
+        for channel in self.channels:
+            for guard, count in channel.dropped.items():
+                totals[guard] = totals.get(guard, 0) + count
+        return totals

@@ -63,7 +63,7 @@ async def ingest_audio(ws: WebSocket, call_id: str) -> None:
         return
     except CallError as exc:
         log.info("ingest refused", extra={"call_id": call_id, "code": exc.code, "detail": exc.message})
-        await _send_error(ws, exc.code, exc.message, 1008)
+        await _send_error(ws, exc.code, exc.message, exc.close_code)
         return
     except WebSocketDisconnect:
         return
