@@ -31,6 +31,7 @@ class TranscriptEvent(BaseModel):
     end: float
     confidence: float | None = None
     dialect: str | None = None
+    stable_text: str = ""
 
 
 class Source(BaseModel):

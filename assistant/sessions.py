@@ -52,7 +52,7 @@ class CallSession:
             type="transcript.final" if segment.final else "transcript.partial",
             call_id=self.call_id, segment_id=segment.segment_id, speaker=segment.speaker,
             language=segment.language, text=segment.text, start=segment.start, end=segment.end,
-            confidence=segment.confidence, dialect=segment.dialect,
+            confidence=segment.confidence, dialect=segment.dialect, stable_text=segment.stable_text,
         )
         await self.registry.emit(self.call_id, event.model_dump(), persist=segment.final)
         if segment.final and segment.speaker == "customer":

@@ -37,6 +37,21 @@ class Recognition:
 
 
 @dataclass
+class DecodeRequest:
+    """One utterance to decode.
+
+    ``language`` forces the language; else it is detected, leaning towards ``prior`` (the
+    speaker's last language). ``prefix`` is text the transcript must start with: the words
+    already shown to the agent as stable.
+    """
+
+    audio: np.ndarray
+    language: str | None = None
+    prior: str | None = None
+    prefix: str = ""
+
+
+@dataclass
 class DecodeOptions:
     beam_size: int = 5
     partial_beam_size: int = 1
@@ -82,23 +97,24 @@ class WhisperRecognizer:
             language = prior
         return language, share[language]
 
-    def recognize(self, batch: list[tuple[np.ndarray, str | None, str | None]], beam_size: int) -> list[Recognition]:
-        """Decode utterances given as (audio, forced language or None, the speaker's last language)."""
+    def recognize(self, batch: list[DecodeRequest], beam_size: int) -> list[Recognition]:
         fe = self.model.feature_extractor
-        features = np.stack([pad_or_trim(fe(audio[:MAX_UTTERANCE_SAMPLES])) for audio, _, _ in batch])
+        features = np.stack([pad_or_trim(fe(request.audio[:MAX_UTTERANCE_SAMPLES])) for request in batch])
         encoder_output = self.model.encode(features)
         languages: list[tuple[str, float]] = []
-        need_detection = any(forced is None for _, forced, _ in batch)
+        need_detection = any(request.language is None for request in batch)
         detected = self.model.model.detect_language(encoder_output) if need_detection else []
-        for i, (_, forced, prior) in enumerate(batch):
-            if forced is not None:
-                languages.append((forced, 1.0))
+        for i, request in enumerate(batch):
+            if request.language is not None:
+                languages.append((request.language, 1.0))
             else:
-                languages.append(self._pick_language(detected[i], prior))
+                languages.append(self._pick_language(detected[i], request.prior))
         prompts = []
-        for language, _ in languages:
+        for request, (language, _) in zip(batch, languages):
             tokenizer = self._tokenizer(language)
-            prompts.append(list(tokenizer.sot_sequence) + [tokenizer.no_timestamps])
+            # Prefix tokens are forced, then generation continues them; they come back in the result.
+            prefix = tokenizer.encode(" " + request.prefix.strip()) if request.prefix.strip() else []
+            prompts.append(list(tokenizer.sot_sequence) + [tokenizer.no_timestamps] + prefix)
         results = self.model.model.generate(
             encoder_output,
             prompts,
@@ -130,9 +146,7 @@ class WhisperRecognizer:
 class _Job:
     priority: int
     seq: int
-    audio: np.ndarray = field(compare=False)
-    language: str | None = field(compare=False)
-    prior: str | None = field(compare=False)
+    request: DecodeRequest = field(compare=False)
     future: asyncio.Future = field(compare=False)
     stream_key: str | None = field(compare=False, default=None)
 
@@ -170,19 +184,16 @@ class SpeechEngine:
         self._seq += 1
         return self._seq
 
-    async def recognize_final(self, audio: np.ndarray, language: str | None, prior: str | None = None) -> Recognition:
-        """``language`` forces the language; else it is detected, leaning towards ``prior``."""
+    async def recognize_final(self, request: DecodeRequest) -> Recognition:
         self._ensure_worker()
-        job = _Job(FINAL, self._next_seq(), audio, language, prior, asyncio.get_running_loop().create_future())
+        job = _Job(FINAL, self._next_seq(), request, asyncio.get_running_loop().create_future())
         self._finals.append(job)
         self._wake.set()
         return await job.future
 
-    async def recognize_partial(self, stream_key: str, audio: np.ndarray, language: str | None,
-                                prior: str | None = None) -> Recognition | None:
+    async def recognize_partial(self, stream_key: str, request: DecodeRequest) -> Recognition | None:
         self._ensure_worker()
-        job = _Job(PARTIAL, self._next_seq(), audio, language, prior, asyncio.get_running_loop().create_future(),
-                   stream_key)
+        job = _Job(PARTIAL, self._next_seq(), request, asyncio.get_running_loop().create_future(), stream_key)
         previous = self._partials.pop(stream_key, None)
         if previous is not None and not previous.future.done():
             previous.future.set_result(None)
@@ -216,7 +227,7 @@ class SpeechEngine:
             started = time.perf_counter()
             try:
                 results = await loop.run_in_executor(
-                    self._executor, self.recognizer.recognize, [(j.audio, j.language, j.prior) for j in jobs], beam
+                    self._executor, self.recognizer.recognize, [j.request for j in jobs], beam
                 )
             except Exception as exc:  # a broken batch must not hang its callers
                 log.exception("ASR batch failed")
@@ -226,7 +237,7 @@ class SpeechEngine:
                 continue
             self.busy_seconds += time.perf_counter() - started
             for job, result in zip(jobs, results):
-                self.decoded_audio_seconds += len(job.audio) / SAMPLE_RATE
+                self.decoded_audio_seconds += len(job.request.audio) / SAMPLE_RATE
                 if not job.future.done():
                     job.future.set_result(result)
 

@@ -55,6 +55,17 @@ async def test_real_time_stream_shows_partials_then_the_final_of_each_utterance(
         assert events.index(partial) < final_position
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+    # Stable partials: what is shown as stable only grows (the final, a fresh decode, replaces it all).
+    grown = 0
+    for final in finals:
+        stable = ""
+        for partial in (p for p in partials if p["segment_id"] == final["segment_id"]):
+            assert partial["text"].startswith(partial["stable_text"])
+            assert partial["stable_text"].startswith(stable), (stable, partial["stable_text"])
+            grown += len(partial["stable_text"]) > len(stable)
+            stable = partial["stable_text"]
+        assert final["stable_text"] == final["text"]
+    assert grown >= 2, "partials of a 21 s utterance must commit words as they go"
     for final in finals:
         assert 0 <= final["start"] < final["end"] <= 21.5
     assert word_error_rate(reference, " ".join(e["text"] for e in finals)) < 0.2
