@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -60,6 +61,15 @@ def create_engine(settings: Settings) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def call_limit(configured: int, device: str) -> int:
+    """Live calls this process takes: as configured, or by default one per CPU core on a CPU
+    (measured: 2 cores sustain 2 real-time calls with Whisper base, not 3; see bench/asr.py)
+    and no limit on a GPU, where no figure was measured yet."""
+    if configured >= 0:
+        return configured
+    return (os.cpu_count() or 1) if device == "cpu" else 0
+
+
 def build_services(settings: Settings) -> Services:
     db = create_engine(settings)
     embeddings = UsemEmbeddings(threads=2)
@@ -82,7 +92,7 @@ def build_services(settings: Settings) -> Services:
                                 partial_interval_s=settings.partial_interval_s)
     suggester = Suggester(knowledge, settings.suggestion_min_score, settings.suggestions_per_segment,
                           settings.suggestion_min_words)
-    registry = CallRegistry(engine, records, bus, suggester, streaming, settings.max_calls)
+    registry = CallRegistry(engine, records, bus, suggester, streaming, call_limit(settings.max_calls, device.device))
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine)
 
 
@@ -93,7 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.services = await asyncio.to_thread(build_services, settings)
-        log.info("rafiq ready", extra={"host": settings.host, "port": settings.port})
+        log.info("rafiq ready", extra={"host": settings.host, "port": settings.port,
+                                       "max_calls": app.state.services.calls.max_calls or "unlimited"})
         yield
         svc: Services = app.state.services
         for session in list(svc.calls.live.values()):

@@ -32,7 +32,7 @@ class Settings:
     suggestions_per_segment: int = 3
     suggestion_min_words: int = 3
     seed_kb: bool = True
-    max_calls: int = 16  # live calls per process; 0 = no limit
+    max_calls: int = -1  # live calls per process; -1 = one per CPU core on CPU, none on GPU; 0 = no limit
     max_frame_bytes: int = 1 << 20
     start_timeout_s: float = 10.0
     log_level: str = "INFO"

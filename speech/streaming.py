@@ -87,6 +87,9 @@ class ChannelTranscriber:
         # decode is forced to start with them) and the last partial hypothesis.
         self._stable = ""
         self._hypothesis = ""
+        # A final decoded ahead, during the pause that probably ends the utterance:
+        # (start, end, decoding). It is the final if the pause lasts, wasted if speech resumes.
+        self._speculation: tuple[int, int, asyncio.Future] | None = None
         self.dropped: dict[str, int] = {}  # guard → utterances it dropped
 
     def _audio(self, start: int, end: int) -> np.ndarray:
@@ -97,6 +100,7 @@ class ChannelTranscriber:
         self._received += len(audio)
         for event in self._endpointer.update(self._vad.process(audio)):
             self._on_vad(event.kind, event.utterance)
+        self._maybe_speculate()
         self._maybe_partial()
         self._trim()
 
@@ -106,10 +110,22 @@ class ChannelTranscriber:
             self._open_segment = f"{self.speaker}-{self._count}"
             self._last_partial_at = utt.start
             self._stable = self._hypothesis = ""
+            self._speculation = None
             return
         segment_id, self._open_segment = self._open_segment, None
         if kind == "end" and segment_id is not None:
             self._schedule_final(segment_id, utt.start, utt.end)
+
+    def _maybe_speculate(self) -> None:
+        utt, end = self._endpointer.current, self._endpointer.likely_end()
+        if utt is None or end is None or self._open_segment is None:
+            return
+        if self._speculation is not None and self._speculation[:2] == (utt.start, end):
+            return
+        if self.engine.pending()[0] > 0:
+            return  # under load, the engine only decodes utterances that did end
+        request = DecodeRequest(self._audio(utt.start, end), self.language, self._spoken_language)
+        self._speculation = (utt.start, end, asyncio.ensure_future(self.engine.recognize_final(request)))
 
     def _maybe_partial(self) -> None:
         utt = self._endpointer.current
@@ -142,20 +158,25 @@ class ChannelTranscriber:
 
     def _schedule_final(self, segment_id: str, start: int, end: int) -> None:
         audio = self._audio(start, end)
+        speculation, self._speculation = self._speculation, None
+        ahead = speculation[2] if speculation is not None and speculation[:2] == (start, end) else None
         previous = self._final_chain
         self._final_chain = asyncio.get_running_loop().create_task(
-            self._final(segment_id, start, end, audio, previous)
+            self._final(segment_id, start, end, audio, previous, ahead)
         )
 
     async def _final(self, segment_id: str, start: int, end: int, audio: np.ndarray,
-                     previous: asyncio.Task | None) -> None:
+                     previous: asyncio.Task | None, ahead: asyncio.Future | None) -> None:
         if previous is not None:
             # Finals of one channel are decoded and published in order, each leaning on the
             # language of the one before.
             await asyncio.shield(previous)
         # The final is a fresh beam-search decode of the whole utterance, not held to the
         # partials' stable words: forcing those (greedy) words measured worse WER (fr 0.32 → 0.43).
-        result = await self.engine.recognize_final(DecodeRequest(audio, self.language, self._spoken_language))
+        if ahead is not None:  # decoded during the pause, on exactly this audio
+            result = await ahead
+        else:
+            result = await self.engine.recognize_final(DecodeRequest(audio, self.language, self._spoken_language))
         rejected_by = self._rejected_by(result)
         if rejected_by:
             self.dropped[rejected_by] = self.dropped.get(rejected_by, 0) + 1

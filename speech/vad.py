@@ -61,7 +61,7 @@ class Utterance:
 
 @dataclass
 class VadEvent:
-    kind: str  # "start" | "end"
+    kind: str  # "start" | "end" | "discard" (too short to be speech)
     utterance: Utterance
 
 
@@ -93,6 +93,14 @@ class Endpointer:
     def trailing_silence_ms(self) -> float:
         """How long the open utterance has been silent (0 while speech goes on)."""
         return self._silence_run * WINDOW / self._ms if self._current is not None else 0.0
+
+    def likely_end(self) -> int | None:
+        """Where the open utterance ends if the pause under way goes on: known (and all its
+        audio received) once the pause is as long as the end padding."""
+        if self._current is None or self._silence_run == 0:
+            return None
+        end = self._position - self._silence_run * WINDOW + int(self.config.speech_pad_ms * self._ms)
+        return end if end <= self._position else None
 
     def update(self, probs: np.ndarray) -> list[VadEvent]:
         cfg = self.config

@@ -31,6 +31,15 @@ async def test_fleurs_clips_transcribe_within_measured_wer(ws_base, language):
     assert mean <= WER_BOUNDS[language]
 
 
+@pytest.mark.parametrize("language", ["en", "pt"])
+async def test_english_and_portuguese_speech_is_detected_as_such(ws_base, language):
+    for index in (0, 1):
+        clip, reference = fleurs_clip(language, index)
+        finals = [e for e in await transcribe_live(ws_base, clip) if e["type"] == "transcript.final"]
+        assert finals and {e["language"] for e in finals} == {language}
+        assert word_error_rate(reference, " ".join(e["text"] for e in finals)) < 0.35
+
+
 async def test_forced_language_is_obeyed(ws_base):
     clip, _ = fleurs_clip("pt", 0)
     events = await transcribe_live(ws_base, clip, language="es")
