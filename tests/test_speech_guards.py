@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 
+import httpx
 import numpy as np
 import pytest
 import websockets
@@ -103,6 +104,8 @@ async def test_the_call_over_the_limit_is_refused_with_try_again_later(tmp_path)
                     await asyncio.wait_for(second.recv(), 10)
             assert error["code"] == "too_many_calls" and "1 live calls" in error["message"]
             assert second.close_code == 1013
+            demo = httpx.post(f"{base}/v1/demo/calls", timeout=30)  # the panel's button, at the limit
+            assert demo.status_code == 503 and demo.json()["detail"]["code"] == "too_many_calls"
             await first.send(json.dumps({"type": "stop"}))
             with pytest.raises(websockets.ConnectionClosed):
                 await asyncio.wait_for(first.recv(), 30)

@@ -43,4 +43,8 @@ async def start_demo_call(request: Request) -> JSONResponse:
     if task.done() and task.exception() is not None:
         log.error("demo call failed", exc_info=task.exception())
         raise HTTPException(500, {"code": "demo_failed", "message": str(task.exception())})
+    if task.done() and task.result()["errors"]:  # refused by the ingest, e.g. too_many_calls
+        error = task.result()["errors"][0]
+        status = 503 if error["code"] == "too_many_calls" else 500
+        raise HTTPException(status, {"code": error["code"], "message": error["message"]})
     return JSONResponse({"call_id": call_id}, status_code=202)
