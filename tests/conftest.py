@@ -59,13 +59,14 @@ async def collect_events(ws_base: str, call_id: str, timeout: float = 120) -> li
 async def transcribe_live(ws_base: str, clip, language=None, speed=0.0, tenant="default") -> list[dict]:
     """Stream a clip as a call and return every event of the call, as a subscriber saw them."""
     call_id = new_call_id("asr")
-    collector = asyncio.ensure_future(_collect_when_started(ws_base, call_id))
+    collector = asyncio.ensure_future(collect_when_started(ws_base, call_id))
     await stream_audio(decode_file(clip), f"{ws_base}/v1/calls/{call_id}/audio", speed=speed, language=language,
                        tenant=tenant)
     return await asyncio.wait_for(collector, 120)
 
 
-async def _collect_when_started(ws_base: str, call_id: str) -> list[dict]:
+async def collect_when_started(ws_base: str, call_id: str) -> list[dict]:
+    """All events of a call that may not have started yet (retries until it exists)."""
     for _ in range(200):
         events = await collect_events(ws_base, call_id)
         if events and events[-1]["type"] != "error":

@@ -15,7 +15,7 @@ from assistant.launcher import ServerProcess
 from assistant.simulate import stream_audio
 from speech.audio import decode_file
 from speech.guards import darija_hint, is_known_hallucination
-from tests.conftest import collect_events, new_call_id
+from tests.conftest import collect_when_started, new_call_id
 
 
 @pytest.mark.parametrize("text", [
@@ -78,15 +78,6 @@ async def test_loud_noise_gives_no_transcript(ws_base):
     await stream_audio(noise, f"{ws_base}/v1/calls/{call_id}/audio", speed=0)
     events = await asyncio.wait_for(collector, 60)
     assert not [e for e in events if e["type"].startswith("transcript")]
-
-
-async def collect_when_started(ws_base: str, call_id: str) -> list[dict]:
-    for _ in range(200):
-        events = await collect_events(ws_base, call_id)
-        if events and events[-1]["type"] != "error":
-            return events
-        await asyncio.sleep(0.05)
-    raise AssertionError("call never started")
 
 
 async def test_the_call_over_the_limit_is_refused_with_try_again_later(tmp_path):
