@@ -33,6 +33,25 @@ def ws_base(rafiq_server: str) -> str:
     return "ws" + rafiq_server[4:]
 
 
+# The native ingest's start message for one customer channel of 16 kHz PCM.
+START = {"type": "start", "encoding": "pcm_s16le", "sample_rate": 16000, "channels": 1,
+         "roles": ["customer"], "language": None, "tenant": "default"}
+
+
+async def expect_close(ws, timeout: float = 30) -> int:
+    """The server's next move is to close the socket, with no frame before; its close code."""
+    with pytest.raises(websockets.ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), timeout)
+    return ws.close_code
+
+
+async def expect_error(ws, timeout: float = 30) -> tuple[dict, int]:
+    """The server's error frame, then its close code."""
+    error = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    assert error["type"] == "error" and error["message"]
+    return error, await expect_close(ws, timeout)
+
+
 def new_call_id(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

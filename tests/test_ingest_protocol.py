@@ -11,21 +11,7 @@ import websockets
 from assistant.simulate import stream_audio
 from speech.audio import decode_file, float_to_pcm16
 from speech.evaluation import word_error_rate
-from tests.conftest import STEREO_CLIP, fleurs_clip, new_call_id
-
-START = {"type": "start", "encoding": "pcm_s16le", "sample_rate": 16000, "channels": 1,
-         "roles": ["customer"], "language": None, "tenant": "default"}
-
-
-async def expect_error(ws) -> tuple[dict, int]:
-    """The server's error frame, then its close code."""
-    message = await asyncio.wait_for(ws.recv(), 30)
-    error = json.loads(message)
-    assert error["type"] == "error" and error["message"]
-    with pytest.raises(websockets.ConnectionClosed):
-        await asyncio.wait_for(ws.recv(), 30)
-    return error, ws.close_code
-
+from tests.conftest import START, STEREO_CLIP, expect_close, expect_error, fleurs_clip, new_call_id
 
 @pytest.mark.parametrize("first_frame, code, close_code", [
     (b"\x00\x01" * 800, "expected_start", 1008),
@@ -93,9 +79,7 @@ async def test_second_stream_for_a_live_call_is_refused(ws_base):
             error, closed_with = await expect_error(second)
         assert (error["code"], closed_with) == ("call_busy", 1008)
         await first.send(json.dumps({"type": "stop"}))
-        with pytest.raises(websockets.ConnectionClosed):
-            await asyncio.wait_for(first.recv(), 30)
-        assert first.close_code == 1000
+        assert await expect_close(first) == 1000
 
 
 async def test_a_finished_call_id_cannot_be_reused(ws_base):
@@ -105,8 +89,7 @@ async def test_a_finished_call_id_cannot_be_reused(ws_base):
             await ws.send(json.dumps(START))
             if attempt == 0:
                 await ws.send(json.dumps({"type": "stop"}))
-                with pytest.raises(websockets.ConnectionClosed):
-                    await asyncio.wait_for(ws.recv(), 30)
+                await expect_close(ws)
             else:
                 error, closed_with = await expect_error(ws)
                 assert (error["code"], closed_with) == ("call_exists", 1008)
@@ -126,8 +109,7 @@ async def test_frames_of_odd_sizes_transcribe_like_whole_frames(rafiq_server, ws
             await ws.send(wire[offset:offset + size])
             offset += size
         await ws.send(json.dumps({"type": "stop"}))
-        with pytest.raises(websockets.ConnectionClosed):
-            await asyncio.wait_for(ws.recv(), 60)
+        await expect_close(ws, timeout=60)
     call = httpx.get(f"{rafiq_server}/v1/calls/{call_id}").json()
     transcript = " ".join(s["text"] for s in call["segments"])
     assert word_error_rate(reference, transcript) < 0.4

@@ -15,7 +15,7 @@ from assistant.launcher import ServerProcess
 from assistant.simulate import stream_audio
 from speech.audio import decode_file
 from speech.guards import darija_hint, is_known_hallucination
-from tests.conftest import collect_when_started, new_call_id
+from tests.conftest import START, collect_when_started, expect_close, expect_error, new_call_id
 
 
 @pytest.mark.parametrize("text", [
@@ -81,29 +81,23 @@ async def test_loud_noise_gives_no_transcript(ws_base):
 
 
 async def test_the_call_over_the_limit_is_refused_with_try_again_later(tmp_path):
-    start = {"type": "start", "encoding": "pcm_s16le", "sample_rate": 16000, "channels": 1, "roles": ["customer"]}
     with ServerProcess(tmp_path, RAFIQ_MAX_CALLS="1", RAFIQ_SEED_KB="0") as base:
         ws_base = "ws" + base[4:]
         async with websockets.connect(f"{ws_base}/v1/calls/first/audio") as first:
-            await first.send(json.dumps(start))
+            await first.send(json.dumps(START))
             await first.send(b"\x00\x00" * 1600)
             await asyncio.sleep(0.5)
             async with websockets.connect(f"{ws_base}/v1/calls/second/audio") as second:
-                await second.send(json.dumps(start))
-                error = json.loads(await asyncio.wait_for(second.recv(), 10))
-                with pytest.raises(websockets.ConnectionClosed):
-                    await asyncio.wait_for(second.recv(), 10)
+                await second.send(json.dumps(START))
+                error, closed_with = await expect_error(second, timeout=10)
             assert error["code"] == "too_many_calls" and "1 live calls" in error["message"]
-            assert second.close_code == 1013
+            assert closed_with == 1013
             demo = httpx.post(f"{base}/v1/demo/calls", timeout=30)  # the panel's button, at the limit
             assert demo.status_code == 503 and demo.json()["detail"]["code"] == "too_many_calls"
             await first.send(json.dumps({"type": "stop"}))
-            with pytest.raises(websockets.ConnectionClosed):
-                await asyncio.wait_for(first.recv(), 30)
+            await expect_close(first)
         # The slot is free again once the first call ended.
         async with websockets.connect(f"{ws_base}/v1/calls/third/audio") as third:
-            await third.send(json.dumps(start))
+            await third.send(json.dumps(START))
             await third.send(json.dumps({"type": "stop"}))
-            with pytest.raises(websockets.ConnectionClosed):
-                await asyncio.wait_for(third.recv(), 30)
-            assert third.close_code == 1000
+            assert await expect_close(third) == 1000
