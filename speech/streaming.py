@@ -144,7 +144,14 @@ class ChannelTranscriber:
 
     async def _partial(self, segment_id: str, start: int, end: int, audio: np.ndarray) -> None:
         request = DecodeRequest(audio, self.language, self._spoken_language, prefix=self._stable)
-        result = await self.engine.recognize_partial(f"{self.call_key}/{self.speaker}", request)
+        try:
+            result = await self.engine.recognize_partial(f"{self.call_key}/{self.speaker}", request)
+        finally:
+            # The interval runs from when this partial came back, not from when it was asked:
+            # where a partial takes about as long as the interval (Whisper base on 2 slow
+            # cores), back-to-back partials keep the engine busy when the utterance ends and
+            # hold up its final (measured: RTF 0.89 → 0.70 for one call, same WER).
+            self._last_partial_at = self._received
         # A partial that comes back after its utterance ended would overwrite the final.
         if result is None or segment_id != self._open_segment or self._rejected_by(result):
             return

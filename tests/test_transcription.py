@@ -4,12 +4,16 @@ The WER bounds are what the bundled Whisper base measured on these clips through
 path (see the README), plus a margin; they catch a broken pipeline, not a 1-point regression.
 """
 
+import asyncio
+
 import numpy as np
 import pytest
+from faster_whisper.vad import VadOptions, get_speech_timestamps
 
 from assistant.simulate import stream_audio
+from speech.audio import decode_file
 from speech.evaluation import word_error_rate
-from tests.conftest import collect_events, fleurs_clip, new_call_id, transcribe_live
+from tests.conftest import collect_events, collect_when_started, fleurs_clip, new_call_id, transcribe_live
 
 # Mean streaming WER over clips 000-004, measured: fr 0.32, es 0.09 (see README); bound = measured + margin.
 WER_BOUNDS = {"fr": 0.40, "es": 0.15}
@@ -87,3 +91,25 @@ async def test_silence_gives_no_transcript(rafiq_server, ws_base):
     await stream_audio(quiet_noise, f"{ws_base}/v1/calls/{call_id}/audio", speed=0)
     events = await collect_events(ws_base, call_id)
     assert [e["type"] for e in events] == ["call.started", "call.ended"]
+
+
+async def test_long_utterance_with_short_pauses_gives_one_final_with_every_word(ws_base):
+    # Two sentences joined by a 300 ms pause: shorter than the 500 ms that ends an utterance, so
+    # one utterance; the final decoded ahead at the pause is thrown away when speech resumes.
+    parts, references = [], []
+    for index in (1, 4):
+        clip, reference = fleurs_clip("en", index)
+        audio = decode_file(clip)[0]
+        spans = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300, speech_pad_ms=100))
+        speech = audio[spans[0]["start"]:spans[-1]["end"]]
+        parts.append(0.5 * speech / np.abs(speech).max())  # FLEURS levels differ by 40 dB; a phone line's AGC evens them
+        references.append(reference)
+    pause = np.zeros(int(16000 * 0.3), dtype=np.float32)
+    joined = np.concatenate([parts[0], pause, parts[1]])[None, :]
+    call_id = new_call_id("pieces")
+    collector = asyncio.ensure_future(collect_when_started(ws_base, call_id))
+    await stream_audio(joined, f"{ws_base}/v1/calls/{call_id}/audio", speed=0)
+    finals = [e for e in await asyncio.wait_for(collector, 120) if e["type"] == "transcript.final"]
+    assert len(finals) == 1, [f["text"] for f in finals]
+    assert finals[0]["language"] == "en"
+    assert word_error_rate(" ".join(references), finals[0]["text"]) < 0.2, finals[0]["text"]
