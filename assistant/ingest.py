@@ -1,4 +1,5 @@
-"""The native ingest protocol: a start message, binary PCM frames, an optional stop."""
+"""The native ingest protocol (a start message, binary PCM frames, an optional stop) and the
+audio decoding every ingest shares."""
 
 from __future__ import annotations
 
@@ -54,11 +55,21 @@ def parse_start(payload: dict, allowed_languages: tuple[str, ...]) -> StartMessa
 
 
 class AudioInput:
-    """Wire bytes → float32 (channels, n) at 16 kHz, keeping partial samples across frames."""
+    """Wire bytes → float32 (channels, n) at 16 kHz, keeping partial samples across frames.
 
-    def __init__(self, start: StartMessage):
-        self._decoder = FrameDecoder(start.encoding, start.channels)
-        self._resampler = StreamResampler(start.sample_rate, start.channels)
+    Every ingest (native and telephony) decodes through this: ``encoding`` is one of
+    ``speech.audio.ENCODINGS``, channels are interleaved.
+    """
+
+    def __init__(self, encoding: str, sample_rate: int, channels: int = 1):
+        self.channels = channels
+        self.bytes_per_frame = (2 if encoding == "pcm_s16le" else 1) * channels  # one sample of every channel
+        self._decoder = FrameDecoder(encoding, channels)
+        self._resampler = StreamResampler(sample_rate, channels)
+
+    @classmethod
+    def for_start(cls, start: StartMessage) -> "AudioInput":
+        return cls(start.encoding, start.sample_rate, start.channels)
 
     def push(self, data: bytes) -> np.ndarray:
         return self._resampler.process(self._decoder.decode(data))

@@ -37,8 +37,9 @@ class ServerProcess:
     def start(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
+        # AudioSocket off unless asked for: several test servers must not compete for its fixed port.
         env = {**os.environ, "RAFIQ_PORT": str(port), "RAFIQ_HOST": "127.0.0.1", "RAFIQ_DATA_DIR": str(self.data_dir),
-               "PYTHONUNBUFFERED": "1", **self.env}
+               "PYTHONUNBUFFERED": "1", "RAFIQ_AUDIOSOCKET_PORT": "0", **self.env}
         log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve"], cwd=REPO, env=env,
                                      stdout=log_file, stderr=subprocess.STDOUT)

@@ -32,20 +32,77 @@ class CallError(Exception):
 
 
 class CallSession:
+    """One live call. Connections attach to it (``Attachment``) and feed the roles they carry.
+
+    A call whose connection drops is *detached*: if it is resumable (telephony), it stays live
+    for the resume grace period so a reconnect with the same call id continues it (same record,
+    event numbering and segment ids go on); otherwise, or when the grace runs out, it ends.
+    """
+
     def __init__(self, call_id: str, tenant: str, roles: list[str], language: str | None,
-                 registry: "CallRegistry"):
+                 registry: "CallRegistry", resumable: bool = False, source: dict[str, Any] | None = None):
         self.call_id = call_id
         self.tenant = tenant
         self.roles = roles
         self.language = language
         self.registry = registry
+        self.resumable = resumable
+        self.source = source
         self.started_at = utcnow()
+        self.attached_roles: set[str] = set()
+        self.end_reason: str | None = None  # set by the first explicit end (stop, hangup, close, error)
+        self._grace: asyncio.TimerHandle | None = None
+        self._finishing: asyncio.Task | None = None
         self._suggestion_tasks: set[asyncio.Task] = set()
         self.transcriber = CallTranscriber(call_id, roles, registry.engine, self._on_segment, language,
                                            registry.streaming_config)
+        self._channels = {channel.speaker: channel for channel in self.transcriber.channels}
 
-    def feed(self, audio: np.ndarray) -> None:
-        self.transcriber.feed(audio)
+    @property
+    def finishing(self) -> bool:
+        return self._finishing is not None
+
+    def feed(self, audio: np.ndarray, roles: list[str] | None = None) -> None:
+        """(channels, n) float32 16 kHz audio: one row per role of the call, or per ``roles``."""
+        if self._finishing is not None:
+            return  # a straggler after the end; the record is closed
+        if roles is None:
+            self.transcriber.feed(audio)
+            return
+        for role, samples in zip(roles, audio):
+            self._channels[role].feed(samples)
+
+    def set_language(self, language: str | None) -> None:
+        """Force (or, with None, detect again) the language of the utterances still to come."""
+        self.language = language
+        for channel in self._channels.values():
+            channel.language = language
+
+    def attach(self, roles: list[str]) -> "Attachment":
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+        self.attached_roles |= set(roles)
+        return Attachment(self, roles)
+
+    async def release(self, attachment: "Attachment", reason: str | None) -> None:
+        """A connection let go of the call: ``reason`` for an explicit end, None for a drop."""
+        self.attached_roles -= set(attachment.roles)
+        if reason is not None and self.end_reason is None:
+            self.end_reason = reason
+        if self.attached_roles or self._finishing is not None:
+            return  # another connection still feeds this call (e.g. the other AudioSocket direction)
+        if self.end_reason is not None or not self.resumable:
+            await self.finish(self.end_reason or "disconnected")
+            return
+        # Dropped, resumable: close the open utterances now (a pause as long as the end-pointer
+        # needs), so what was said before the drop is transcribed while we wait for a reconnect.
+        pause_ms = self.registry.streaming_config.endpointing.min_silence_ms + 500
+        self.feed(np.zeros((len(attachment.roles), pause_ms * 16), dtype=np.float32), attachment.roles)
+        grace = self.registry.resume_grace_s
+        log.info("call detached, waiting for a reconnect", extra={"call_id": self.call_id, "grace_s": grace})
+        loop = asyncio.get_running_loop()
+        self._grace = loop.call_later(grace, lambda: self.registry.keep(loop.create_task(self.finish("disconnected"))))
 
     async def _on_segment(self, segment: TranscriptSegment) -> None:
         event = TranscriptEvent(
@@ -70,7 +127,15 @@ class CallSession:
             await self.registry.emit(self.call_id, suggestion.model_dump())
 
     async def finish(self, reason: str) -> None:
-        """Transcribe what was received, let suggestions land, then close the record."""
+        """Transcribe what was received, let suggestions land, then close the record (once)."""
+        if self._finishing is None:
+            if self._grace is not None:
+                self._grace.cancel()
+                self._grace = None
+            self._finishing = asyncio.get_running_loop().create_task(self._finish(reason))
+        await asyncio.shield(self._finishing)
+
+    async def _finish(self, reason: str) -> None:
         try:
             await self.transcriber.finish()
             if self._suggestion_tasks:
@@ -87,41 +152,110 @@ class CallSession:
                                           "dropped_segments": self.transcriber.dropped})
 
 
+class Attachment:
+    """One connection's hold on a live call: it feeds the roles it carries, then lets go."""
+
+    def __init__(self, session: CallSession, roles: list[str]):
+        self.session = session
+        self.roles = roles
+        self.released = False
+
+    @property
+    def call_id(self) -> str:
+        return self.session.call_id
+
+    def feed(self, audio: np.ndarray) -> None:
+        """(len(roles), n) float32 16 kHz audio."""
+        if not self.released:
+            self.session.feed(audio, self.roles)
+
+    async def end(self, reason: str) -> None:
+        """The peer ended the call explicitly (stop, hangup, close) or broke the protocol."""
+        await self._release(reason)
+
+    async def drop(self) -> None:
+        """The connection went away without ending the call."""
+        await self._release(None)
+
+    async def _release(self, reason: str | None) -> None:
+        if not self.released:
+            self.released = True
+            await self.session.release(self, reason)
+
+
 class CallRegistry:
     """The live calls of this process, and the one place their events are numbered,
     recorded and published."""
 
     def __init__(self, engine: SpeechEngine, records: CallRecords, bus: EventBus, suggester: Suggester,
-                 streaming_config: StreamingConfig, max_calls: int = 0):
+                 streaming_config: StreamingConfig, max_calls: int = 0, resume_grace_s: float = 15.0):
         self.engine = engine
         self.records = records
         self.bus = bus
         self.suggester = suggester
         self.streaming_config = streaming_config
         self.max_calls = max_calls
+        self.resume_grace_s = resume_grace_s
         self.live: dict[str, CallSession] = {}
         self._seq: dict[str, int] = {}
         self._write_lock = asyncio.Lock()
+        self._open_lock = asyncio.Lock()
+        self._background: set[asyncio.Task] = set()
 
-    async def start(self, call_id: str, tenant: str, roles: list[str], language: str | None) -> CallSession:
+    def keep(self, task: asyncio.Task) -> None:
+        """Hold a reference to a background task until it is done."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @property
+    def streaming_calls(self) -> int:
+        """Live calls with a connection feeding them (a detached call waiting for a resume costs nothing)."""
+        return sum(1 for session in self.live.values() if session.attached_roles)
+
+    async def open(self, call_id: str, tenant: str, roles: list[str], language: str | None, *,
+                   feeds: list[str] | None = None, resumable: bool = False,
+                   source: dict[str, Any] | None = None) -> Attachment:
+        """Start the call, or join it when it is resumable and ``feeds`` (default: all its roles)
+        are free: a reconnect after a drop, or the second AudioSocket direction of a call."""
         if not CALL_ID_PATTERN.match(call_id):
             raise CallError("bad_call_id", "call_id must be 1-128 letters, digits, '.', '_', ':' or '-'")
-        if call_id in self.live:
-            raise CallError("call_busy", f"call {call_id!r} is already streaming")
+        # Serialised: the two AudioSocket directions of a call arrive together, and both must not
+        # find it missing and create it twice.
+        async with self._open_lock:
+            return await self._open(call_id, tenant, roles, language, list(feeds or roles), resumable, source)
+
+    async def _open(self, call_id: str, tenant: str, roles: list[str], language: str | None, feeds: list[str],
+                    resumable: bool, source: dict[str, Any] | None) -> Attachment:
+        session = self.live.get(call_id)
+        if session is not None:
+            if not (session.resumable and resumable) or session.finishing or set(feeds) & session.attached_roles:
+                raise CallError("call_busy", f"call {call_id!r} is already streaming")
+            if not set(feeds) <= set(session.roles):
+                raise CallError("call_busy", f"call {call_id!r} carries roles {session.roles}, not {feeds}")
+            resumed = not session.attached_roles
+            attachment = session.attach(feeds)
+            log.info("call resumed" if resumed else "call joined",
+                     extra={"call_id": call_id, "roles": feeds, "source": source})
+            return attachment
         if await asyncio.to_thread(self.records.get, call_id) is not None:
             raise CallError("call_exists", f"call {call_id!r} already took place; use a new call_id")
-        if self.max_calls and len(self.live) >= self.max_calls:
+        if self.max_calls and self.streaming_calls >= self.max_calls:
             # 1013 "try again later": the speech engine would fall behind every live call.
             raise CallError("too_many_calls", f"this server is at its limit of {self.max_calls} live calls",
                             close_code=1013)
-        session = CallSession(call_id, tenant, roles, language, self)
+        session = CallSession(call_id, tenant, roles, language, self, resumable=resumable, source=source)
         self.live[call_id] = session
+        attachment = session.attach(feeds)
         await asyncio.to_thread(self.records.create, call_id, tenant, roles, language, session.started_at)
         self._seq[call_id] = 0
-        await self.emit(call_id, CallStarted(call_id=call_id, tenant=tenant, roles=roles, language=language,
-                                             started_at=iso(session.started_at)).model_dump())
-        log.info("call started", extra={"call_id": call_id, "tenant": tenant, "roles": roles, "language": language})
-        return session
+        started = CallStarted(call_id=call_id, tenant=tenant, roles=roles, language=language,
+                              started_at=iso(session.started_at)).model_dump()
+        if source:
+            started["source"] = source  # telephony: protocol and the platform's own ids
+        await self.emit(call_id, started)
+        log.info("call started", extra={"call_id": call_id, "tenant": tenant, "roles": roles, "language": language,
+                                        "source": source})
+        return attachment
 
     async def emit(self, call_id: str, event: dict[str, Any], persist: bool = True) -> dict[str, Any]:
         # Numbering and recording under one lock keeps seq order equal to record order.

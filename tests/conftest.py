@@ -8,6 +8,7 @@ import os
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 import websockets
 
@@ -92,3 +93,104 @@ async def collect_when_started(ws_base: str, call_id: str) -> list[dict]:
             return events
         await asyncio.sleep(0.05)
     raise AssertionError("call never started")
+
+
+# --- Telephony ingress (tests/test_telephony_*.py) ---------------------------------------------
+
+TELEPHONY_API_KEY = "test-audiohook-key"
+
+
+class TelephonyServer:
+    """A real server with every telephony ingress on: AudioHook key checked, AudioSocket on
+    two ports (customer, agent), a short resume grace so a dropped call's end can be seen."""
+
+    resume_s = 4.0
+
+    def __init__(self, base_url: str, audiosocket_port: int):
+        self.base_url = base_url
+        self.ws_base = "ws" + base_url[4:]
+        self.audiosocket_port = audiosocket_port
+        self.api_key = TELEPHONY_API_KEY
+
+
+def _free_port_pair() -> int:
+    import socket
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                with socket.socket() as second:
+                    second.bind(("127.0.0.1", port + 1))
+                    return port
+            except OSError:
+                continue
+    raise RuntimeError("no two consecutive free ports")
+
+
+@pytest.fixture(scope="session")
+def telephony_server(tmp_path_factory) -> TelephonyServer:
+    port = _free_port_pair()
+    env = {"RAFIQ_AUDIOHOOK_API_KEY": TELEPHONY_API_KEY, "RAFIQ_AUDIOSOCKET_PORT": str(port),
+           "RAFIQ_AUDIOSOCKET_ROLES": "customer,agent", "RAFIQ_TELEPHONY_RESUME_S": str(TelephonyServer.resume_s),
+           "RAFIQ_MAX_CALLS": "0", "RAFIQ_START_TIMEOUT_S": "3",
+           "RAFIQ_SEED_KB": "0"}  # transcripts and roles are under test here, not suggestions
+    with ServerProcess(tmp_path_factory.mktemp("rafiq-telephony"), **env) as base_url:
+        yield TelephonyServer(base_url, port)
+
+
+def clip_audio(language: str, index: int) -> tuple[np.ndarray, str]:
+    """A FLEURS clip as mono 16 kHz float (1, n), and its reference transcript."""
+    clip, reference = fleurs_clip(language, index)
+    return decode_file(clip)[:1], reference
+
+
+def two_speakers(customer: np.ndarray, agent: np.ndarray) -> np.ndarray:
+    """Two mono clips as one (2, n) call: customer on channel 0, agent on channel 1."""
+    length = max(customer.shape[1], agent.shape[1])
+    return np.concatenate([np.pad(customer, ((0, 0), (0, length - customer.shape[1]))),
+                           np.pad(agent, ((0, 0), (0, length - agent.shape[1])))])
+
+
+def words_heard(reference: str, transcript: str) -> float:
+    """Share of the reference's words of 4+ letters found in the transcript (a loose check that
+    survives 8 kHz mu-law; the WER bounds live in test_transcription.py)."""
+    import re
+    said = set(re.findall(r"\w+", transcript.lower()))
+    expected = [w for w in re.findall(r"\w+", reference.lower()) if len(w) >= 4]
+    return sum(w in said for w in expected) / max(1, len(expected))
+
+
+async def wait_for_call_end(base_url: str, call_id: str, timeout: float = 90) -> dict:
+    """The call's record once it has ended."""
+    import httpx
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient() as client:
+        while True:
+            response = await client.get(f"{base_url}/v1/calls/{call_id}")
+            if response.status_code == 200 and response.json()["status"] == "ended":
+                return response.json()
+            if loop.time() > deadline:
+                raise AssertionError(f"call {call_id} did not end: {response.status_code} {response.text[:300]}")
+            await asyncio.sleep(0.2)
+
+
+def transcript_of(call: dict, speaker: str) -> str:
+    return " ".join(s["text"] for s in call["segments"] if s["speaker"] == speaker)
+
+
+async def recorded_events(ws_base: str, call_id: str) -> list[dict]:
+    """The whole record of an ended call, as a late subscriber receives it."""
+    return await collect_events(ws_base, call_id, timeout=30)
+
+
+def assert_one_continuous_call(events: list[dict]) -> None:
+    """One start, one end, event numbers strictly increasing (no repeat, no restart), segment ids unique."""
+    kinds = [e["type"] for e in events]
+    assert kinds.count("call.started") == 1 and kinds[0] == "call.started"
+    assert kinds.count("call.ended") == 1 and kinds[-1] == "call.ended"
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs)), seqs
+    finals = [e["segment_id"] for e in events if e["type"] == "transcript.final"]
+    assert len(finals) == len(set(finals)), finals

@@ -56,7 +56,7 @@ async def ingest_audio(ws: WebSocket, call_id: str) -> None:
     await ws.accept()
     try:
         start = parse_start(await _receive_start(ws, svc.settings.start_timeout_s), svc.settings.languages)
-        session = await svc.calls.start(call_id, start.tenant, list(start.roles), start.language)
+        call = await svc.calls.open(call_id, start.tenant, list(start.roles), start.language)
     except ProtocolError as exc:
         log.info("ingest refused", extra={"call_id": call_id, "code": exc.code, "detail": exc.message})
         await _send_error(ws, exc.code, exc.message, exc.close_code)
@@ -68,7 +68,7 @@ async def ingest_audio(ws: WebSocket, call_id: str) -> None:
     except WebSocketDisconnect:
         return
 
-    audio = AudioInput(start)
+    audio = AudioInput.for_start(start)
     reason, error = "disconnected", None
     try:
         while True:
@@ -80,7 +80,7 @@ async def ingest_audio(ws: WebSocket, call_id: str) -> None:
                 if len(data) > svc.settings.max_frame_bytes:
                     raise ProtocolError("frame_too_large",
                                         f"binary frames are limited to {svc.settings.max_frame_bytes} bytes")
-                session.feed(audio.push(data))
+                call.feed(audio.push(data))
                 continue
             payload = _parse_json(message.get("text") or "")
             kind = payload.get("type")
@@ -96,8 +96,9 @@ async def ingest_audio(ws: WebSocket, call_id: str) -> None:
     except WebSocketDisconnect:
         pass
     # Whatever happened, audio already accepted is transcribed and recorded.
-    session.feed(audio.flush())
-    await session.finish(reason)
+    call.feed(audio.flush())
+    # The native protocol's rule: the call ends with its connection (a drop too, as "disconnected").
+    await call.end(reason)
     if error is not None:
         await _send_error(ws, error.code, error.message, error.close_code)
     elif reason == "stop":

@@ -1,0 +1,138 @@
+"""Genesys AudioHook v2: open/opened, ping/pong, pause/resume, update, close/closed, disconnect."""
+
+import json
+import uuid
+
+import httpx
+import websockets
+
+from assistant.simulate import AudioHookPeer, Pacer
+from tests.conftest import (assert_one_continuous_call, clip_audio, recorded_events, transcript_of, two_speakers,
+                            wait_for_call_end, words_heard)
+
+
+def peer(server, conversation_id, channels=2, api_key=None, **kwargs) -> AudioHookPeer:
+    return AudioHookPeer(f"{server.ws_base}/v1/ingest/audiohook", conversation_id, channels,
+                         api_key=server.api_key if api_key is None else api_key, **kwargs)
+
+
+def server_messages_are_well_formed(hook: AudioHookPeer) -> None:
+    for number, reply in enumerate(hook.replies, start=1):
+        assert reply["version"] == "2" and reply["id"] == hook.session_id and reply["seq"] == number
+        assert isinstance(reply["clientseq"], int) and isinstance(reply["parameters"], dict)
+
+
+async def test_a_stereo_session_from_open_to_closed(telephony_server):
+    customer, customer_ref = clip_audio("es", 3)
+    agent, agent_ref = clip_audio("es", 2)
+    conversation_id = str(uuid.uuid4())
+    hook = peer(telephony_server, conversation_id, language="es-ES", custom_config={"tenant": "default"})
+    await hook.open()
+    opened = await hook.reply("opened")
+    assert opened["clientseq"] == 1
+    # Of the offers (stereo pair, each side alone) the stereo PCMU pair is chosen.
+    assert opened["parameters"]["media"] == [{"type": "audio", "format": "PCMU", "channels": ["external", "internal"],
+                                              "rate": 8000}]
+    assert opened["parameters"]["startPaused"] is False
+    pong = await hook.ping()
+    assert pong["parameters"] == {} and pong["clientseq"] == hook.seq
+    audio = two_speakers(customer, agent)
+    half = audio.shape[1] // 2
+    await hook.send(audio[:, :half], Pacer(speed=0))
+    await hook.send_message("paused", {})
+    await hook.send_message("resumed", {"start": hook.position, "discarded": "PT0.5S"})
+    await hook.send_message("update", {"language": "es-ES"})
+    await hook.send(audio[:, half:], Pacer(speed=0))
+    await hook.end("end")
+    closed = await hook.reply("closed")
+    assert closed["clientseq"] == hook.seq
+    server_messages_are_well_formed(hook)
+
+    call = await wait_for_call_end(telephony_server.base_url, conversation_id)
+    assert call["call_id"] == conversation_id and call["end_reason"] == "close"
+    assert words_heard(customer_ref, transcript_of(call, "customer")) >= 0.5
+    assert words_heard(agent_ref, transcript_of(call, "agent")) >= 0.5
+    assert words_heard(agent_ref, transcript_of(call, "customer")) < 0.2  # channels not swapped
+    events = await recorded_events(telephony_server.ws_base, conversation_id)
+    assert events[0]["source"]["protocol"] == "audiohook" and events[0]["language"] == "es"
+
+
+async def test_reconnect_continues_the_conversation(telephony_server):
+    first, first_ref = clip_audio("en", 4)
+    second, second_ref = clip_audio("en", 3)
+    conversation_id = str(uuid.uuid4())
+    hook = peer(telephony_server, conversation_id, channels=1)
+    await hook.open()
+    await hook.send(first, Pacer(speed=0))
+    await hook.end("reconnect")  # Genesys moves the conversation to a new session
+    assert httpx.get(f"{telephony_server.base_url}/v1/calls/{conversation_id}").json()["status"] == "live"
+
+    again = peer(telephony_server, conversation_id, channels=1,
+                 continued_sessions=[{"id": hook.session_id, "serverseq": hook.serverseq, "clientseq": hook.seq}])
+    await again.open()
+    assert (await again.reply("opened"))["seq"] == 1  # a new session numbers from 1
+    await again.send(second, Pacer(speed=0))
+    await again.end("end")
+
+    call = await wait_for_call_end(telephony_server.base_url, conversation_id)
+    assert call["end_reason"] == "close"
+    transcript = transcript_of(call, "customer")
+    assert words_heard(first_ref, transcript) >= 0.5 and words_heard(second_ref, transcript) >= 0.5, transcript
+    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, conversation_id))
+
+
+async def test_missing_or_wrong_api_key_is_unauthorized(telephony_server):
+    for key in ("", "not-the-key"):
+        conversation_id = str(uuid.uuid4())
+        hook = AudioHookPeer(f"{telephony_server.ws_base}/v1/ingest/audiohook", conversation_id, 2, api_key=key)
+        await hook.open()
+        disconnect = await hook.reply("disconnect")
+        assert disconnect["parameters"]["reason"] == "unauthorized"
+        await hook.end("disconnect")  # the client closes, the server answers closed
+        assert httpx.get(f"{telephony_server.base_url}/v1/calls/{conversation_id}").status_code == 404
+
+
+async def test_connection_probe_opens_and_closes_without_a_call(telephony_server):
+    hook = peer(telephony_server, "00000000-0000-0000-0000-000000000000")
+    await hook.open()
+    await hook.reply("opened")
+    await hook.end("end")
+    assert [r["type"] for r in hook.replies] == ["opened", "closed"]
+    assert httpx.get(f"{telephony_server.base_url}/v1/calls/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+async def test_out_of_sequence_message_disconnects_and_keeps_the_audio(telephony_server):
+    audio, reference = clip_audio("en", 4)
+    conversation_id = str(uuid.uuid4())
+    hook = peer(telephony_server, conversation_id, channels=1)
+    await hook.open()
+    await hook.send(audio, Pacer(speed=0))
+    hook.seq += 5  # skips seq numbers
+    await hook.send_message("ping", {})
+    disconnect = await hook.reply("disconnect")
+    assert disconnect["parameters"]["reason"] == "error" and "seq" in disconnect["parameters"]["info"]
+    hook.seq = disconnect["clientseq"]
+    await hook.end("disconnect")
+    call = await wait_for_call_end(telephony_server.base_url, conversation_id)
+    assert call["end_reason"] == "error:bad_seq"
+    assert words_heard(reference, transcript_of(call, "customer")) >= 0.5
+
+
+async def test_protocol_violations_get_a_disconnect(telephony_server):
+    headers = {"X-API-KEY": telephony_server.api_key}
+    url = f"{telephony_server.ws_base}/v1/ingest/audiohook"
+    for first, expected in [(b"\xff" * 160, "Received audio"),
+                            ("not json", "well-formed"),
+                            (json.dumps({"version": "2", "id": str(uuid.uuid4()), "type": "dance", "seq": 1,
+                                         "serverseq": 0, "position": "PT0S", "parameters": {}}), "dance"),
+                            (json.dumps({"version": "2", "id": str(uuid.uuid4()), "type": "open", "seq": 1,
+                                         "serverseq": 0, "position": "PT0S",
+                                         "parameters": {"organizationId": "x", "conversationId": str(uuid.uuid4()),
+                                                        "media": [{"type": "audio", "format": "L16",
+                                                                   "channels": ["external"], "rate": 8000}]}}),
+                             "No supported media")]:
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            await ws.send(first)
+            disconnect = json.loads(await ws.recv())
+            assert disconnect["type"] == "disconnect" and disconnect["parameters"]["reason"] == "error"
+            assert expected in disconnect["parameters"]["info"], disconnect
