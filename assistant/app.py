@@ -14,6 +14,8 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from knowledge_base.articles import ArticleStore
+from knowledge_base.gaps import GapCollector
+from knowledge_base.imports import ImportJobs, load_seed
 from knowledge_base.service import KnowledgeBase
 from retrieval.embeddings import UsemEmbeddings
 from retrieval.index import PassageIndex
@@ -23,13 +25,14 @@ from speech.streaming import StreamingConfig
 from speech.vad import EndpointerConfig
 from ui import STATIC_DIR
 
-from .api import calls, demo, kb
+from .api import calls, demo, gaps, kb, telephony
 from .config import Settings
 from .events import EventBus
 from .logs import setup_logging
 from .records import CallRecords
 from .sessions import CallRegistry
 from .suggestions import Suggester
+from .telephony.audiosocket import AudioSocketServer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class Services:
     bus: EventBus
     calls: CallRegistry
     engine: SpeechEngine
+    gaps: GapCollector
+    imports: ImportJobs
     background: set = field(default_factory=set)
 
 
@@ -76,8 +81,9 @@ def build_services(settings: Settings) -> Services:
     index = PassageIndex.open(embeddings, settings.qdrant_url or None, settings.data_dir / "qdrant")
     knowledge = KnowledgeBase(ArticleStore(db), index)
     if settings.seed_kb and knowledge.store.count() == 0:
-        count = knowledge.load_seed()
-        log.info("seed knowledge base loaded", extra={"articles": count})
+        report = load_seed(knowledge)
+        log.info("seed knowledge base loaded", extra={"articles": report.created + report.updated})
+    knowledge_gaps = GapCollector(db, embeddings, threshold=settings.gap_threshold)
     model, device = load_whisper(settings.asr_model, settings.model_cache, settings.asr_device,
                                  settings.asr_compute_type, settings.asr_threads)
     recognizer = WhisperRecognizer(model, DecodeOptions(beam_size=settings.asr_beam_size,
@@ -91,9 +97,30 @@ def build_services(settings: Settings) -> Services:
     streaming = StreamingConfig(endpointing=EndpointerConfig(min_silence_ms=settings.vad_min_silence_ms),
                                 partial_interval_s=settings.partial_interval_s)
     suggester = Suggester(knowledge, settings.suggestion_min_score, settings.suggestions_per_segment,
-                          settings.suggestion_min_words)
-    registry = CallRegistry(engine, records, bus, suggester, streaming, call_limit(settings.max_calls, device.device))
-    return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine)
+                          settings.suggestion_min_words, gaps=knowledge_gaps)
+    registry = CallRegistry(engine, records, bus, suggester, streaming, call_limit(settings.max_calls, device.device),
+                            resume_grace_s=settings.telephony_resume_s)
+    return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
+                    gaps=knowledge_gaps, imports=ImportJobs(knowledge))
+
+
+async def _start_audiosocket(svc: Services) -> AudioSocketServer | None:
+    """The Asterisk AudioSocket TCP listener(s), unless RAFIQ_AUDIOSOCKET_PORT is 0."""
+    settings = svc.settings
+    if not settings.audiosocket_port:
+        return None
+    roles = list(settings.audiosocket_roles)
+    if not roles or len(set(roles)) != len(roles) or not set(roles) <= {"customer", "agent"}:
+        raise ValueError(f"RAFIQ_AUDIOSOCKET_ROLES must list customer and/or agent once each, not {roles}")
+    server = AudioSocketServer(svc, settings.host, settings.audiosocket_port, roles)
+    try:
+        await server.start()
+    except OSError as exc:
+        # The HTTP API and the WebSocket ingests still work; the log says why AudioSocket does not.
+        log.error("audiosocket port unavailable", extra={"port": settings.audiosocket_port, "error": str(exc)})
+        await server.close()
+        return None
+    return server
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -105,8 +132,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = await asyncio.to_thread(build_services, settings)
         log.info("rafiq ready", extra={"host": settings.host, "port": settings.port,
                                        "max_calls": app.state.services.calls.max_calls or "unlimited"})
+        audiosocket = await _start_audiosocket(app.state.services)
         yield
         svc: Services = app.state.services
+        if audiosocket is not None:
+            await audiosocket.close()
         for session in list(svc.calls.live.values()):
             await session.finish("server_shutdown")
         await svc.engine.close()
@@ -116,7 +146,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   summary="Real-time agent assist for multilingual call centres")
     app.include_router(calls.router)
     app.include_router(kb.router)
+    app.include_router(gaps.router)
     app.include_router(demo.router)
+    app.include_router(telephony.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:
@@ -140,5 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def agent_panel() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/trainer", include_in_schema=False)
+    async def trainer_page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "trainer.html")
 
     return app

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+import uuid
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,16 +42,27 @@ async def _follow_events(url: str, call_id: str) -> None:
 
 
 async def _simulate_async(args: argparse.Namespace) -> int:
-    from .simulate import stream_file
+    from .simulate import load_channels, make_peer, play, stream_audio
 
     base = args.url.rstrip("/")
     ws_base = "ws" + base[4:] if base.startswith("http") else base
     roles = args.roles.split(",") if args.roles else None
     call_path = quote(args.call_id, safe="")
-    audio_url = f"{ws_base}/v1/calls/{call_path}/audio"
+    audio = load_channels(args.file)
+    if args.protocol == "native":
+        target = f"{ws_base}/v1/calls/{call_path}/audio"
+        sender = stream_audio(audio, target, roles=roles, speed=args.speed, language=args.language,
+                              tenant=args.tenant, frame_ms=20)
+    else:
+        peer = make_peer(args.protocol, base, args.call_id, audio.shape[0], tenant=args.tenant,
+                         language=args.language, audiosocket_port=args.audiosocket_port, api_key=args.api_key,
+                         sample_rate=args.sample_rate)
+        target = f"{args.protocol} peer of {base}"
+        sender = play(peer, audio, speed=args.speed)
+    if not args.quiet:
+        print(f"call {args.call_id} ({args.protocol})")
     try:
-        streamer = asyncio.ensure_future(stream_file(args.file, audio_url, roles=roles, speed=args.speed,
-                                                     language=args.language, tenant=args.tenant))
+        streamer = asyncio.ensure_future(sender)
         if not args.quiet:
             await asyncio.sleep(0.3)
             follower = asyncio.ensure_future(_follow_events(ws_base, call_path))
@@ -57,7 +70,7 @@ async def _simulate_async(args: argparse.Namespace) -> int:
         if not args.quiet and not result["errors"]:
             await asyncio.wait_for(follower, 60)
     except (OSError, websockets.InvalidHandshake) as exc:
-        print(f"cannot stream to {audio_url}: {exc}", file=sys.stderr)
+        print(f"cannot stream to {target}: {exc}", file=sys.stderr)
         return 1
     for error in result["errors"]:
         print(f"error from server: {error['code']}: {error['message']}", file=sys.stderr)
@@ -65,9 +78,17 @@ async def _simulate_async(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    if not Path(args.file).exists():
-        print(f"no such file: {args.file}", file=sys.stderr)
+    from .simulate import new_platform_call_id
+
+    if not 1 <= len(args.file) <= 2:
+        print("give one audio file (mono or stereo) or two (customer, then agent)", file=sys.stderr)
         return 2
+    for path in args.file:
+        if not Path(path).exists():
+            print(f"no such file: {path}", file=sys.stderr)
+            return 2
+    if args.call_id is None:
+        args.call_id = new_platform_call_id(args.protocol) if args.protocol != "native" else f"sim-{uuid.uuid4().hex[:10]}"
     return asyncio.run(_simulate_async(args))
 
 
@@ -90,8 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(func=_serve)
 
     simulate = sub.add_parser("simulate", help="stream an audio file (wav, flac, ogg, mp3) as a live call")
-    simulate.add_argument("file")
-    simulate.add_argument("--call-id", required=True)
+    simulate.add_argument("file", nargs="+", help="one file (a stereo file is customer left, agent right) "
+                                                  "or two files: customer, then agent")
+    simulate.add_argument("--protocol", default="native",
+                          choices=["native", "twilio", "audiohook", "audiosocket", "freeswitch"],
+                          help="send it as this peer would: native ingest, Twilio Media Streams, Genesys AudioHook, "
+                               "Asterisk AudioSocket or FreeSWITCH mod_audio_fork")
+    simulate.add_argument("--call-id", default=None, help="default: a new id (a Twilio call SID, or a UUID)")
+    simulate.add_argument("--audiosocket-port", type=int, default=int(os.environ.get("RAFIQ_AUDIOSOCKET_PORT") or 9092))
+    simulate.add_argument("--api-key", default=os.environ.get("RAFIQ_AUDIOHOOK_API_KEY", ""),
+                          help="AudioHook X-API-KEY (default: RAFIQ_AUDIOHOOK_API_KEY)")
+    simulate.add_argument("--sample-rate", type=int, default=8000, choices=[8000, 16000],
+                          help="FreeSWITCH L16 rate (the other protocols are 8 kHz)")
     simulate.add_argument("--speed", type=float, default=1.0, help="1.0 = real time, 2.0 = twice as fast, 0 = no pacing")
     simulate.add_argument("--url", default="http://127.0.0.1:8000")
     simulate.add_argument("--roles", default=None, help="comma-separated role per channel (default customer[,agent])")
@@ -102,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
 
     prepare = sub.add_parser("prepare", help="assemble the bundled ASR model in the cache")
     prepare.set_defaults(func=_prepare)
+
+    from .kb_cli import add_parser as add_kb_parser  # rafiq kb import|export
+
+    add_kb_parser(sub)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -32,9 +32,17 @@ class Settings:
     suggestions_per_segment: int = 3
     suggestion_min_words: int = 3
     seed_kb: bool = True
+    kb_default_role: str = "trainer"  # role of a request without X-Rafiq-Role (no auth system yet)
+    kb_import_max_bytes: int = 10 << 20  # largest knowledge-base import upload
+    gap_threshold: float = 0.5  # cosine to a knowledge gap's centroid for a question to join it
     max_calls: int = -1  # live calls per process; -1 = one per CPU core on CPU, none on GPU; 0 = no limit
     max_frame_bytes: int = 1 << 20
     start_timeout_s: float = 10.0
+    # Telephony ingress (assistant/telephony; README "Telephony ingress")
+    audiohook_api_key: str = ""  # Genesys AudioHook X-API-KEY; empty = not checked
+    audiosocket_port: int = 9092  # Asterisk AudioSocket TCP port; 0 = off
+    audiosocket_roles: tuple[str, ...] = ("customer",)  # role of audiosocket_port, audiosocket_port+1, …
+    telephony_resume_s: float = 15.0  # a dropped telephony call waits this long for its reconnect
     log_level: str = "INFO"
     log_format: str = "json"
 

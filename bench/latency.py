@@ -109,7 +109,8 @@ async def bench(base: str, languages: list[str], conditions: list[str]) -> None:
         for clip, reference in clips:  # an article that answers each clip, so each earns a suggestion
             lang = clip.stem.split("-")[1]
             response = await http.post("/v1/kb/articles", json={
-                "title": reference[:60], "body": reference, "language": lang, "tenant": "bench"})
+                "title": reference[:60], "body": reference, "language": lang, "tenant": "bench",
+                "publish": True})
             response.raise_for_status()
         rows = []
         for condition in conditions:

@@ -41,10 +41,11 @@ def test_search_can_be_restricted_to_a_language(rafiq_server):
     assert results[0]["group_id"] == "tel-roaming-activate"
 
 
-def test_added_article_is_searchable_at_once_and_readable(rafiq_server):
+def test_article_added_and_published_is_searchable_at_once_and_readable(rafiq_server):
     tenant = f"t{uuid.uuid4().hex[:8]}"
     body = {"title": "Horaires de l'agence de Fès", "body": "L'agence de Fès est ouverte du lundi au vendredi "
-            "de 8h30 à 16h30 et le samedi matin.", "language": "fr", "tags": ["agence"], "tenant": tenant}
+            "de 8h30 à 16h30 et le samedi matin.", "language": "fr", "tags": ["agence"], "tenant": tenant,
+            "publish": True}
     created = httpx.post(f"{rafiq_server}/v1/kb/articles", json=body)
     assert created.status_code == 201
     article = created.json()

@@ -26,7 +26,7 @@ PYRAMIDS_EN = {
 
 
 def add_article(base: str, tenant: str, article: dict) -> dict:
-    response = httpx.post(f"{base}/v1/kb/articles", json={**article, "tenant": tenant})
+    response = httpx.post(f"{base}/v1/kb/articles", json={**article, "tenant": tenant, "publish": True})
     assert response.status_code == 201, response.text
     return response.json()
 

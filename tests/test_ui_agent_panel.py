@@ -7,27 +7,17 @@ streams at real-time pace, so one demo call is shared by the tests of this modul
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections import Counter
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser import PageWatch, browser  # noqa: F401  (browser is a fixture)
+
 DEMO_TIMEOUT_MS = 150_000  # first final customer line and first suggestion of the demo call
 CALL_END_TIMEOUT_S = 420  # the whole demo call, streamed at real-time pace
 SCREENSHOT = "/tmp/panel.png"
@@ -53,41 +43,9 @@ def _call_view(base_url: str, call_id: str) -> dict:
     return response.json()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    assert os.path.exists(CHROMIUM), "Debian Chromium is missing: scripts/test-services.sh installs it"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-class _Watch:
-    """Page errors and requests that leave the Rafiq origin (the panel must be self-contained)."""
-
-    def __init__(self, origin: str):
-        self.origin = origin
-        self.errors: list[str] = []
-        self.foreign: list[str] = []
-
-    def attach(self, page) -> None:
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("request", self._request)
-        page.on("websocket", lambda ws: self._url(ws.url))
-
-    def _request(self, request) -> None:
-        self._url(request.url)
-
-    def _url(self, url: str) -> None:
-        if url.startswith(("data:", "blob:", "about:")):
-            return
-        if urlsplit(url).netloc != urlsplit(self.origin).netloc:
-            self.foreign.append(url)
-
-
 @pytest.fixture
 def watch(rafiq_server):
-    watch = _Watch(rafiq_server)
+    watch = PageWatch(rafiq_server)
     yield watch
     assert not watch.errors, f"JavaScript errors in the panel: {watch.errors}"
     assert not watch.foreign, f"the panel reached outside its origin: {watch.foreign}"

@@ -330,6 +330,20 @@
     });
   }
 
+  // The knowledge base had no variant in the customer's language: the answer is the original,
+  // and the agent must see that before reading it out.
+  function renderLanguageFallback(s, seg) {
+    var badge = $(".sugg__fallback", s.el);
+    var asked = seg && seg.data.language ? String(seg.data.language).split(/[-_]/)[0] : "";
+    var given = s.data.language ? String(s.data.language).split(/[-_]/)[0] : "";
+    var fallback = !!(asked && given && asked !== given);
+    s.el.setAttribute("data-language-fallback", fallback ? "true" : "false");
+    badge.hidden = !fallback;
+    if (fallback) {
+      badge.textContent = t("suggestion.other_language", { lang: langTag(asked) });
+    }
+  }
+
   function renderQuote(s) {
     var box = $(".sugg__for", s.el);
     var q = $(".sugg__for-text", s.el);
@@ -338,6 +352,7 @@
     box.hidden = false;
     box.setAttribute("data-for-segment-id", String(fid));
     var seg = state.segments.get(String(fid));
+    renderLanguageFallback(s, seg);
     if (seg && seg.data.text) {
       q.textContent = truncate(seg.data.text, QUOTE_MAX);
       q.setAttribute("dir", textDir(seg.data.language, seg.data.text));
@@ -905,6 +920,7 @@
       updateLangButtons();
       renderCallList();
       updateChecklistProgress();
+      state.suggestions.forEach(renderQuote);  // the language-fallback badge's text
       var key = els.toastText.getAttribute("data-i18n-key");
       if (key && !els.toast.hidden) els.toastText.textContent = t(key);
     });

@@ -1,0 +1,53 @@
+"""The real browser for the web-page tests: Debian Chromium driven by Playwright, and a watch
+on each page for JavaScript errors and requests that leave the Rafiq origin."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert os.path.exists(CHROMIUM), "Debian Chromium is missing: scripts/test-services.sh installs it"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class PageWatch:
+    """Page errors and requests that leave the Rafiq origin (the pages must be self-contained)."""
+
+    def __init__(self, origin: str):
+        self.origin = origin
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+
+    def attach(self, page) -> None:
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("request", self._request)
+        page.on("websocket", lambda ws: self._url(ws.url))
+
+    def _request(self, request) -> None:
+        self._url(request.url)
+
+    def _url(self, url: str) -> None:
+        if url.startswith(("data:", "blob:", "about:")):
+            return
+        if urlsplit(url).netloc != urlsplit(self.origin).netloc:
+            self.foreign.append(url)
