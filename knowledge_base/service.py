@@ -233,8 +233,14 @@ class KnowledgeBase:
         one per article group, each in ``language`` when a published variant exists, else in its
         own language (``Answer.language_fallback``)."""
         answers: list[Answer] = []
+        hits = self.index.search(question, tenant=tenant, k=k * 3, campaign=campaign)
+        # A group is ranked where its first variant is, and scored by its best-matching variant:
+        # the shown text is the group's, so its confidence is the group's too.
+        group_score: dict[str, float] = {}
+        for hit in hits:
+            group_score[hit.passage.group] = max(hit.score, group_score.get(hit.passage.group, 0.0))
         seen: set[str] = set()
-        for hit in self.index.search(question, tenant=tenant, k=k * 3, campaign=campaign):
+        for hit in hits:
             group = hit.passage.group
             if group in seen:
                 continue
@@ -248,7 +254,7 @@ class KnowledgeBase:
                 shown = self.store.live(matched) if matched else None
             if shown is None:  # unpublished since the search ran
                 continue
-            answers.append(Answer(article=shown, score=hit.score, matched_language=hit.passage.language,
+            answers.append(Answer(article=shown, score=group_score[group], matched_language=hit.passage.language,
                                   requested_language=language))
             if len(answers) == k:
                 break
