@@ -265,3 +265,22 @@ def test_trainer_search_filters_all_statuses(rafiq_server):
 ])
 def test_invalid_curation_fields_are_refused(rafiq_server, payload):
     assert httpx.post(f"{rafiq_server}/v1/kb/articles", headers=TRAINER, json=payload).status_code == 422
+
+
+def test_an_answer_is_scored_by_its_best_matching_variant(rafiq_server):
+    # The shown text is the group's (in the customer's language), so its confidence is that of
+    # whichever published variant matched the question best, not of the first-ranked one.
+    base, tenant = rafiq_server, new_tenant()
+    source = call("POST", f"{base}/v1/kb/articles", TRAINER, 201, json={**PARKING, "tenant": tenant, "publish": True})
+    english = call("POST", f"{base}/v1/kb/articles/{source['id']}/translations", TRAINER, 201, json={
+        "language": "en", "title": "Parking at the Tangier branch",
+        "body": "Free customer parking with 40 spaces behind the Tangier branch, entrance on Ibn Battouta "
+                "street, open 8 am to 6 pm."})
+    call("POST", f"{base}/v1/kb/articles/{english['id']}/submit", TRAINER)
+    call("POST", f"{base}/v1/kb/articles/{english['id']}/publish", REVIEWER)
+    for question, language in ((QUESTION, "fr"), ("Y a-t-il un parking gratuit à l'agence de Tanger ?", "en")):
+        results = call("GET", f"{base}/v1/kb/search", AGENT, params={"q": question, "tenant": tenant})["results"]
+        assert {r["language"] for r in results} == {"fr", "en"}
+        [answer] = agent_answers(base, tenant, question, language=language)
+        assert answer["language"] == language
+        assert answer["score"] == max(r["score"] for r in results)
