@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from speech.engine import SpeechEngine
+from speech.engine import SAMPLE_RATE, SpeechEngine
 from speech.streaming import CallTranscriber, StreamingConfig, TranscriptSegment
 
 from .events import CallEnded, CallStarted, EventBus, SuggestionFeedback, TranscriptEvent
@@ -72,6 +72,13 @@ class CallSession:
         for role, samples in zip(roles, audio):
             self._channels[role].feed(samples)
 
+    def feed_silence(self, seconds: float, roles: list[str]) -> None:
+        """Silence on ``roles``: audio a connection did not send (a gap, a pause, a drop), so each
+        channel's timeline stays true and an open utterance ends where the audio stopped."""
+        samples = int(round(seconds * SAMPLE_RATE))
+        if samples > 0:
+            self.feed(np.zeros((len(roles), samples), dtype=np.float32), roles)
+
     def set_language(self, language: str | None) -> None:
         """Force (or, with None, detect again) the language of the utterances still to come."""
         self.language = language
@@ -98,7 +105,7 @@ class CallSession:
         # Dropped, resumable: close the open utterances now (a pause as long as the end-pointer
         # needs), so what was said before the drop is transcribed while we wait for a reconnect.
         pause_ms = self.registry.streaming_config.endpointing.min_silence_ms + 500
-        self.feed(np.zeros((len(attachment.roles), pause_ms * 16), dtype=np.float32), attachment.roles)
+        self.feed_silence(pause_ms / 1000, attachment.roles)
         grace = self.registry.resume_grace_s
         log.info("call detached, waiting for a reconnect", extra={"call_id": self.call_id, "grace_s": grace})
         loop = asyncio.get_running_loop()

@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from assistant.ingest import AudioInput
 from assistant.sessions import Attachment, CallRegistry
-from speech.audio import TARGET_RATE
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +86,9 @@ class TelephonyCall:
         self.attachment.session.feed(audio.push(data), roles)
 
     def push_silence(self, name: str, seconds: float) -> None:
-        """Audio the platform did not send (a gap, a pause, discarded frames) as silence, so the
-        channel's timeline stays true and an utterance does not run across the gap."""
+        """Audio the platform did not send on this stream (a gap, a pause, discarded frames)."""
         _, roles = self._streams[name]
-        samples = int(round(seconds * TARGET_RATE))
-        if samples > 0:
-            self.attachment.session.feed(np.zeros((len(roles), samples), dtype=np.float32), roles)
+        self.attachment.session.feed_silence(seconds, roles)
 
     def _flush(self, name: str) -> None:
         audio, roles = self._streams.pop(name)
