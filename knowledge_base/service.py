@@ -74,17 +74,12 @@ class KnowledgeBase:
             language=live.language, title=live.title, body=live.body or live.reply, questions=tuple(live.questions))
 
     def _sync_index(self, article: Article | None) -> None:
+        """Make the index hold the article's live (published) content, or nothing of it; inside
+        ``batched()`` this waits for the end of the block, else it is a batch of one."""
         if article is None:
             return
-        pending = getattr(self._batch, "articles", None)
-        if pending is not None:
-            pending[article.id] = article
-            return
-        live = self.store.live(article)
-        if live is None:
-            self.index.delete_article(article.id)
-            return
-        self.index.replace_article(article.id, self._passages(live))
+        with self.batched():
+            self._batch.articles[article.id] = article
 
     @contextmanager
     def batched(self):
