@@ -137,7 +137,6 @@ class ChannelTranscriber:
             return
         if self._received - self._last_partial_at < self.config.partial_interval_s * SAMPLE_RATE:
             return
-        self._last_partial_at = self._received
         self._partial_task = asyncio.get_running_loop().create_task(
             self._partial(self._open_segment, utt.start, self._received, self._audio(utt.start, self._received))
         )
