@@ -51,3 +51,12 @@ class PageWatch:
             return
         if urlsplit(url).netloc != urlsplit(self.origin).netloc:
             self.foreign.append(url)
+
+
+@pytest.fixture
+def watch(rafiq_server):
+    """A PageWatch for the test's pages; the test fails if one threw or reached outside Rafiq."""
+    watch = PageWatch(rafiq_server)
+    yield watch
+    assert not watch.errors, f"JavaScript errors on the page: {watch.errors}"
+    assert not watch.foreign, f"the page reached outside its origin: {watch.foreign}"

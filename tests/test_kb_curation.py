@@ -23,6 +23,13 @@ PARKING = {
     "questions": ["Est-ce qu'il y a un parking à l'agence de Tanger ?"],
     "campaign": "banking",
 }
+PARKING_EN = {  # PARKING's English translation
+    "language": "en",
+    "title": "Parking at the Tangier branch",
+    "body": "Free customer parking with 40 spaces behind the Tangier branch, entrance on Ibn Battouta street, "
+            "open 8 am to 6 pm.",
+    "reply": "Yes, there is free customer parking behind the branch, entrance on Ibn Battouta street.",
+}
 QUESTION = "Where can I park my car at the Tangier branch?"
 
 
@@ -146,11 +153,7 @@ def test_diff_between_versions_and_rollback(rafiq_server):
 def test_translation_is_a_linked_variant_and_answers_follow_the_customers_language(rafiq_server):
     base, tenant = rafiq_server, new_tenant()
     source = call("POST", f"{base}/v1/kb/articles", TRAINER, 201, json={**PARKING, "tenant": tenant, "publish": True})
-    english = call("POST", f"{base}/v1/kb/articles/{source['id']}/translations", TRAINER, 201, json={
-        "language": "en", "title": "Parking at the Tangier branch",
-        "body": "Free customer parking with 40 spaces behind the Tangier branch, entrance on Ibn Battouta "
-                "street, open 8 am to 6 pm.",
-        "reply": "Yes, there is free customer parking behind the branch, entrance on Ibn Battouta street."})
+    english = call("POST", f"{base}/v1/kb/articles/{source['id']}/translations", TRAINER, 201, json=PARKING_EN)
     assert english["group_id"] == source["group_id"] and english["status"] == "draft"
     assert english["campaign"] == "banking"  # the source's campaign, not given again
     variants = call("GET", f"{base}/v1/kb/articles/{source['id']}/translations", TRAINER)["articles"]
@@ -272,10 +275,7 @@ def test_an_answer_is_scored_by_its_best_matching_variant(rafiq_server):
     # whichever published variant matched the question best, not of the first-ranked one.
     base, tenant = rafiq_server, new_tenant()
     source = call("POST", f"{base}/v1/kb/articles", TRAINER, 201, json={**PARKING, "tenant": tenant, "publish": True})
-    english = call("POST", f"{base}/v1/kb/articles/{source['id']}/translations", TRAINER, 201, json={
-        "language": "en", "title": "Parking at the Tangier branch",
-        "body": "Free customer parking with 40 spaces behind the Tangier branch, entrance on Ibn Battouta "
-                "street, open 8 am to 6 pm."})
+    english = call("POST", f"{base}/v1/kb/articles/{source['id']}/translations", TRAINER, 201, json=PARKING_EN)
     call("POST", f"{base}/v1/kb/articles/{english['id']}/submit", TRAINER)
     call("POST", f"{base}/v1/kb/articles/{english['id']}/publish", REVIEWER)
     for question, language in ((QUESTION, "fr"), ("Y a-t-il un parking gratuit à l'agence de Tanger ?", "en")):

@@ -16,7 +16,7 @@ import pytest
 
 from playwright.sync_api import expect
 
-from tests.browser import PageWatch, browser  # noqa: F401  (browser is a fixture)
+from tests.browser import browser, watch  # noqa: F401  (fixtures)
 
 DEMO_TIMEOUT_MS = 150_000  # first final customer line and first suggestion of the demo call
 CALL_END_TIMEOUT_S = 420  # the whole demo call, streamed at real-time pace
@@ -41,14 +41,6 @@ def _call_view(base_url: str, call_id: str) -> dict:
     response = httpx.get(f"{base_url}/v1/calls/{call_id}", timeout=10)
     response.raise_for_status()
     return response.json()
-
-
-@pytest.fixture
-def watch(rafiq_server):
-    watch = PageWatch(rafiq_server)
-    yield watch
-    assert not watch.errors, f"JavaScript errors in the panel: {watch.errors}"
-    assert not watch.foreign, f"the panel reached outside its origin: {watch.foreign}"
 
 
 @pytest.fixture

@@ -14,19 +14,11 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import fleurs_clip, transcribe_live
-from tests.browser import PageWatch, browser  # noqa: F401  (browser is a fixture)
+from tests.browser import browser, watch  # noqa: F401  (fixtures)
 
 TRAINER = {"X-Rafiq-Role": "trainer", "X-Rafiq-User": "api.trainer"}
 AGENT = {"X-Rafiq-Role": "agent"}
 SCREENSHOT = "/tmp/trainer.png"
-
-
-@pytest.fixture
-def watch(rafiq_server):
-    watch = PageWatch(rafiq_server)
-    yield watch
-    assert not watch.errors, f"JavaScript errors on the trainer page: {watch.errors}"
-    assert not watch.foreign, f"the trainer page reached outside its origin: {watch.foreign}"
 
 
 @pytest.fixture
