@@ -1,107 +1,31 @@
-"""The FastAPI application: wires speech, retrieval, knowledge base and call sessions together."""
+"""The FastAPI application: wires speech, retrieval, knowledge base, accounts and call sessions
+together, behind one access policy (``security.policy``) applied to every route."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
-import sqlalchemy as sa
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
-from knowledge_base.articles import ArticleStore
-from knowledge_base.gaps import GapCollector
-from knowledge_base.imports import ImportJobs, load_seed
-from knowledge_base.service import KnowledgeBase
-from retrieval.embeddings import UsemEmbeddings
-from retrieval.index import PassageIndex
-from speech.engine import DecodeOptions, SpeechEngine, WhisperRecognizer
-from speech.models import load_whisper
-from speech.streaming import StreamingConfig
-from speech.vad import EndpointerConfig
+from security.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware, cors_middleware_kwargs
+from security.policy import missing_rules
 from ui import STATIC_DIR
 
-from .api import calls, demo, gaps, kb, telephony
+from .api import accounts, audit, calls, demo, gaps, kb, pages, privacy, telephony
+from .api.auth import AuthError, auth_error_handler, authorize
 from .config import Settings
-from .events import EventBus
 from .logs import setup_logging
-from .records import CallRecords
-from .sessions import CallRegistry
-from .suggestions import Suggester
+from .retention import purge_loop
+from .services import Services, build_services
 from .telephony.audiosocket import AudioSocketServer
+from .users_cli import ensure_bootstrap_admin, ensure_demo_accounts, print_demo_passwords
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    settings: Settings
-    kb: KnowledgeBase
-    records: CallRecords
-    bus: EventBus
-    calls: CallRegistry
-    engine: SpeechEngine
-    gaps: GapCollector
-    imports: ImportJobs
-    background: set = field(default_factory=set)
-
-
-def create_engine(settings: Settings) -> sa.Engine:
-    url = settings.resolved_database_url
-    if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
-            # WAL lets readers (replays, the board) run while a call writes its events.
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
-
-
-def call_limit(configured: int, device: str) -> int:
-    """Live calls this process takes: as configured, or by default one per CPU core on a CPU
-    (measured: 2 cores sustain 2 real-time calls with Whisper base, not 3; see bench/asr.py)
-    and no limit on a GPU, where no figure was measured yet."""
-    if configured >= 0:
-        return configured
-    return (os.cpu_count() or 1) if device == "cpu" else 0
-
-
-def build_services(settings: Settings) -> Services:
-    db = create_engine(settings)
-    embeddings = UsemEmbeddings(threads=2)
-    index = PassageIndex.open(embeddings, settings.qdrant_url or None, settings.data_dir / "qdrant")
-    knowledge = KnowledgeBase(ArticleStore(db), index)
-    if settings.seed_kb and knowledge.store.count() == 0:
-        report = load_seed(knowledge)
-        log.info("seed knowledge base loaded", extra={"articles": report.created + report.updated})
-    knowledge_gaps = GapCollector(db, embeddings, threshold=settings.gap_threshold)
-    model, device = load_whisper(settings.asr_model, settings.model_cache, settings.asr_device,
-                                 settings.asr_compute_type, settings.asr_threads)
-    recognizer = WhisperRecognizer(model, DecodeOptions(beam_size=settings.asr_beam_size,
-                                                        allowed_languages=settings.languages))
-    engine = SpeechEngine(recognizer)
-    records = CallRecords(db)
-    interrupted = records.mark_interrupted()
-    if interrupted:
-        log.warning("calls interrupted by the last shutdown were closed", extra={"calls": interrupted})
-    bus = EventBus()
-    streaming = StreamingConfig(endpointing=EndpointerConfig(min_silence_ms=settings.vad_min_silence_ms),
-                                partial_interval_s=settings.partial_interval_s)
-    suggester = Suggester(knowledge, settings.suggestion_min_score, settings.suggestions_per_segment,
-                          settings.suggestion_min_words, gaps=knowledge_gaps)
-    registry = CallRegistry(engine, records, bus, suggester, streaming, call_limit(settings.max_calls, device.device),
-                            resume_grace_s=settings.telephony_resume_s)
-    return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
-                    gaps=knowledge_gaps, imports=ImportJobs(knowledge))
 
 
 async def _start_audiosocket(svc: Services) -> AudioSocketServer | None:
@@ -123,18 +47,40 @@ async def _start_audiosocket(svc: Services) -> AudioSocketServer | None:
     return server
 
 
+def route_keys(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every HTTP route and WebSocket the application serves, included
+    routers' routes with their full paths."""
+    keys = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIWebSocketRoute):
+            keys.append(("WS", context.path))
+        elif isinstance(route, APIRoute):
+            keys.extend((method, context.path) for method in sorted(context.methods - {"HEAD"}))
+    return keys
+
+
+def _first_accounts(svc: Services) -> None:
+    settings = svc.settings
+    ensure_bootstrap_admin(svc.accounts, settings.bootstrap_admin)
+    if settings.demo_accounts:
+        print_demo_passwords(ensure_demo_accounts(svc.accounts), f"http://{settings.host}:{settings.port}")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     setup_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.services = await asyncio.to_thread(build_services, settings)
+        app.state.services = svc = await asyncio.to_thread(build_services, settings)
+        await asyncio.to_thread(_first_accounts, svc)
         log.info("rafiq ready", extra={"host": settings.host, "port": settings.port,
-                                       "max_calls": app.state.services.calls.max_calls or "unlimited"})
-        audiosocket = await _start_audiosocket(app.state.services)
+                                       "max_calls": svc.calls.max_calls or "unlimited"})
+        audiosocket = await _start_audiosocket(svc)
+        purger = asyncio.get_running_loop().create_task(purge_loop(svc))
         yield
-        svc: Services = app.state.services
+        purger.cancel()
         if audiosocket is not None:
             await audiosocket.close()
         for session in list(svc.calls.live.values()):
@@ -142,21 +88,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await svc.engine.close()
         svc.kb.index.close()
 
-    app = FastAPI(title="Rafiq", version="0.1.0", lifespan=lifespan,
-                  summary="Real-time agent assist for multilingual call centres")
-    app.include_router(calls.router)
-    app.include_router(kb.router)
-    app.include_router(gaps.router)
-    app.include_router(demo.router)
-    app.include_router(telephony.router)
+    # FastAPI's /docs pages load scripts from a CDN, which Rafiq never does: /openapi.json stays.
+    app = FastAPI(title="Rafiq", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  summary="Real-time agent assist for multilingual call centres",
+                  dependencies=[Depends(authorize)])
+    for module in (accounts, calls, kb, gaps, demo, telephony, privacy, audit, pages):
+        app.include_router(module.router)
+    app.add_exception_handler(AuthError, auth_error_handler)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:
         return {"status": "ok"}
 
     @app.get("/v1/metrics", tags=["health"])
-    async def metrics() -> dict:
-        svc: Services = app.state.services
+    async def metrics(caller=Depends(authorize)) -> dict:
+        svc = services_of(app)
         finals, partials = svc.engine.pending()
         return {
             "live_calls": len(svc.calls.live),
@@ -167,14 +113,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "asr_pending_partials": partials,
         }
 
+    unruled = missing_rules(route_keys(app))
+    if unruled:  # a route nobody decided on is a hole: refuse to start
+        raise RuntimeError(f"routes without an access rule in security/policy.py: {unruled}")
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    @app.get("/", include_in_schema=False)
-    async def agent_panel() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html")
-
-    @app.get("/trainer", include_in_schema=False)
-    async def trainer_page() -> FileResponse:
-        return FileResponse(STATIC_DIR / "trainer.html")
-
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       overrides={"/v1/kb/import": settings.kb_import_max_bytes + (64 << 10)})
+    cors = cors_middleware_kwargs(settings.cors_origins)
+    if cors is not None:
+        app.add_middleware(CORSMiddleware, **cors)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def services_of(app: FastAPI) -> Services:
+    return app.state.services

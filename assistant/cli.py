@@ -27,8 +27,9 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _follow_events(url: str, call_id: str) -> None:
-    async with websockets.connect(f"{url}/v1/calls/{call_id}/events") as ws:
+async def _follow_events(url: str, call_id: str, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with websockets.connect(f"{url}/v1/calls/{call_id}/events", additional_headers=headers) as ws:
         async for message in ws:
             event = json.loads(message)
             kind = event.get("type")
@@ -52,9 +53,9 @@ async def _simulate_async(args: argparse.Namespace) -> int:
     if args.protocol == "native":
         target = f"{ws_base}/v1/calls/{call_path}/audio"
         sender = stream_audio(audio, target, roles=roles, speed=args.speed, language=args.language,
-                              tenant=args.tenant, frame_ms=20)
+                              tenant=args.tenant, frame_ms=20, api_key=args.ingest_key, agent=args.agent)
     else:
-        peer = make_peer(args.protocol, base, args.call_id, audio.shape[0], tenant=args.tenant,
+        peer = make_peer(args.protocol, base, args.call_id, audio.shape[0], tenant=args.tenant or "default",
                          language=args.language, audiosocket_port=args.audiosocket_port, api_key=args.api_key,
                          sample_rate=args.sample_rate)
         target = f"{args.protocol} peer of {base}"
@@ -63,11 +64,12 @@ async def _simulate_async(args: argparse.Namespace) -> int:
         print(f"call {args.call_id} ({args.protocol})")
     try:
         streamer = asyncio.ensure_future(sender)
-        if not args.quiet:
+        follow = not args.quiet and bool(args.token)
+        if follow:
             await asyncio.sleep(0.3)
-            follower = asyncio.ensure_future(_follow_events(ws_base, call_path))
+            follower = asyncio.ensure_future(_follow_events(ws_base, call_path, args.token))
         result = await streamer
-        if not args.quiet and not result["errors"]:
+        if follow and not result["errors"]:
             await asyncio.wait_for(follower, 60)
     except (OSError, websockets.InvalidHandshake) as exc:
         print(f"cannot stream to {target}: {exc}", file=sys.stderr)
@@ -127,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--url", default="http://127.0.0.1:8000")
     simulate.add_argument("--roles", default=None, help="comma-separated role per channel (default customer[,agent])")
     simulate.add_argument("--language", default=None, help="force a language (default: detect)")
-    simulate.add_argument("--tenant", default="default")
+    simulate.add_argument("--tenant", default=None, help="default: the API key's tenant")
+    simulate.add_argument("--ingest-key", default=os.environ.get("RAFIQ_INGEST_KEY", ""),
+                          help="native protocol: an ingest API key (rafiq apikeys create; default RAFIQ_INGEST_KEY)")
+    simulate.add_argument("--agent", default=None, help="the agent's username: the call shows on their panel")
+    simulate.add_argument("--token", default=os.environ.get("RAFIQ_TOKEN", ""),
+                          help="a user's access token to print the transcript (default RAFIQ_TOKEN); "
+                               "without one the call is sent but not followed")
     simulate.add_argument("--quiet", action="store_true", help="do not print the transcript")
     simulate.set_defaults(func=_simulate)
 
@@ -135,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     prepare.set_defaults(func=_prepare)
 
     from .kb_cli import add_parser as add_kb_parser  # rafiq kb import|export
+    from .users_cli import add_parsers as add_account_parsers  # rafiq users …, rafiq apikeys …
 
     add_kb_parser(sub)
+    add_account_parsers(sub)
 
     args = parser.parse_args(argv)
     return args.func(args)

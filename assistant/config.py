@@ -32,7 +32,6 @@ class Settings:
     suggestions_per_segment: int = 3
     suggestion_min_words: int = 3
     seed_kb: bool = True
-    kb_default_role: str = "trainer"  # role of a request without X-Rafiq-Role (no auth system yet)
     kb_import_max_bytes: int = 10 << 20  # largest knowledge-base import upload
     gap_threshold: float = 0.5  # cosine to a knowledge gap's centroid for a question to join it
     max_calls: int = -1  # live calls per process; -1 = one per CPU core on CPU, none on GPU; 0 = no limit
@@ -43,6 +42,17 @@ class Settings:
     audiosocket_port: int = 9092  # Asterisk AudioSocket TCP port; 0 = off
     audiosocket_roles: tuple[str, ...] = ("customer",)  # role of audiosocket_port, audiosocket_port+1, …
     telephony_resume_s: float = 15.0  # a dropped telephony call waits this long for its reconnect
+    # Identity and personal data (README "Security and personal data")
+    bootstrap_admin: str = ""  # "username:password": this admin is created at start if missing
+    demo_accounts: bool = False  # make run: demo agent/supervisor/trainer/admin, passwords printed once
+    token_ttl_s: int = 8 * 3600  # access tokens and sign-in sessions last one shift
+    auth_recheck_s: float = 5.0  # an open WebSocket re-checks its credential this often
+    secure_cookies: str = "auto"  # auto: Secure when the request came over https; or true / false
+    redact: tuple[str, ...] = ("card", "iban", "rib", "cin", "phone", "email", "birth_date")  # tenant default
+    retention_days: int = 90  # tenant default: calls older than this are purged; 0 = kept forever
+    purge_interval_s: float = 3600.0  # how often the retention purge runs
+    max_body_bytes: int = 1 << 20  # largest HTTP request body (knowledge-base imports: kb_import_max_bytes)
+    cors_origins: tuple[str, ...] = ()  # other web origins allowed to call the API; none by default
     log_level: str = "INFO"
     log_format: str = "json"
 

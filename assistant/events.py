@@ -17,6 +17,7 @@ class CallStarted(BaseModel):
     tenant: str
     roles: list[Speaker]
     language: str | None
+    agent: str | None = None
     started_at: str
 
 

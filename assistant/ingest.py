@@ -30,7 +30,10 @@ class StartMessage(BaseModel):
     channels: int = Field(default=1, ge=1, le=2)
     roles: list[Role] = Field(default_factory=lambda: ["customer"])
     language: str | None = None
-    tenant: str = Field(default="default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    # The API key's tenant; a start message that names another is refused.
+    tenant: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    agent: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$",
+                              description="the agent's username: the call is theirs and follows on their panel")
 
 
 def parse_start(payload: dict, allowed_languages: tuple[str, ...]) -> StartMessage:

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from knowledge_base.db import UtcDateTime
+from knowledge_base.db import UtcDateTime, ensure_schema
 
 metadata = sa.MetaData()
 
@@ -22,6 +22,8 @@ calls_table = sa.Table(
     sa.Column("started_at", UtcDateTime(), nullable=False, index=True),
     sa.Column("ended_at", UtcDateTime(), nullable=True),
     sa.Column("end_reason", sa.String(64), nullable=True),
+    sa.Column("agent", sa.String(64), nullable=True, index=True),  # the agent's username, who owns the call
+    sa.Column("team", sa.String(64), nullable=True),  # the agent's team when the call started
 )
 
 # Every event but partials is kept: the replay for late subscribers and the call's record.
@@ -48,12 +50,18 @@ def iso(moment: datetime | None) -> str | None:
 class CallRecords:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
-        metadata.create_all(engine)
+        ensure_schema(engine, metadata)
 
-    def create(self, call_id: str, tenant: str, roles: list[str], language: str | None, started_at: datetime) -> None:
+    def create(self, call_id: str, tenant: str, roles: list[str], language: str | None, started_at: datetime,
+               agent: str | None = None, team: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(calls_table.insert().values(
-                call_id=call_id, tenant=tenant, status="live", roles=roles, language=language, started_at=started_at))
+                call_id=call_id, tenant=tenant, status="live", roles=roles, language=language, started_at=started_at,
+                agent=agent, team=team))
+
+    def set_agent(self, call_id: str, agent: str | None, team: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(calls_table.update().where(calls_table.c.call_id == call_id).values(agent=agent, team=team))
 
     def end(self, call_id: str, reason: str, ended_at: datetime) -> None:
         with self.engine.begin() as conn:
@@ -76,10 +84,34 @@ class CallRecords:
             row = conn.execute(sa.select(calls_table).where(calls_table.c.call_id == call_id)).mappings().first()
         return self._call(row) if row else None
 
-    def list(self, limit: int = 100) -> list[dict[str, Any]]:
+    def list(self, limit: int = 100, *, tenant: str | None = None, agent: str | None = None,
+             team: str | None = None) -> list[dict[str, Any]]:
+        """Newest first, within ``tenant`` (and ``agent`` / ``team`` when given)."""
+        query = sa.select(calls_table).order_by(calls_table.c.started_at.desc()).limit(limit)
+        for column, value in ((calls_table.c.tenant, tenant), (calls_table.c.agent, agent), (calls_table.c.team, team)):
+            if value is not None:
+                query = query.where(column == value)
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(calls_table).order_by(calls_table.c.started_at.desc()).limit(limit)).mappings()
-            return [self._call(row) for row in rows]
+            return [self._call(row) for row in conn.execute(query).mappings()]
+
+    def erase(self, call_ids: list[str]) -> int:
+        """Delete calls and their events; the number of calls removed."""
+        if not call_ids:
+            return 0
+        with self.engine.begin() as conn:
+            conn.execute(call_events_table.delete().where(call_events_table.c.call_id.in_(call_ids)))
+            return conn.execute(calls_table.delete().where(calls_table.c.call_id.in_(call_ids))).rowcount
+
+    def ended_before(self, tenant: str, cutoff: datetime) -> list[str]:
+        """Ended calls of ``tenant`` that started before ``cutoff`` (the retention purge's list)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(calls_table.c.call_id).where(
+                calls_table.c.tenant == tenant, calls_table.c.status == "ended",
+                calls_table.c.started_at < cutoff)).scalars())
+
+    def tenants(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(calls_table.c.tenant).distinct()).scalars())
 
     def events(self, call_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -101,4 +133,6 @@ class CallRecords:
             "started_at": iso(row["started_at"]),
             "ended_at": iso(row["ended_at"]),
             "end_reason": row["end_reason"],
+            "agent": row["agent"],
+            "team": row["team"],
         }

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+
+from privacy import redact
 
 from speech.engine import SAMPLE_RATE, SpeechEngine
 from speech.streaming import CallTranscriber, StreamingConfig, TranscriptSegment
@@ -40,9 +42,14 @@ class CallSession:
     """
 
     def __init__(self, call_id: str, tenant: str, roles: list[str], language: str | None,
-                 registry: "CallRegistry", resumable: bool = False, source: dict[str, Any] | None = None):
+                 registry: "CallRegistry", resumable: bool = False, source: dict[str, Any] | None = None,
+                 agent: str | None = None, team: str | None = None, redact_kinds: list[str] | None = None):
         self.call_id = call_id
         self.tenant = tenant
+        self.agent = agent  # the agent's username: their panel follows this call
+        self.team = team
+        # Kinds of personal data masked in every transcript event before it is published or stored.
+        self.redact_kinds = list(redact_kinds or [])
         self.roles = roles
         self.language = language
         self.registry = registry
@@ -111,12 +118,18 @@ class CallSession:
         loop = asyncio.get_running_loop()
         self._grace = loop.call_later(grace, lambda: self.registry.keep(loop.create_task(self.finish("disconnected"))))
 
+    def _redacted(self, text: str, language: str) -> str:
+        return redact(text, language, self.redact_kinds)[0] if self.redact_kinds and text else text
+
     async def _on_segment(self, segment: TranscriptSegment) -> None:
+        # Redacted here, before the text reaches the bus, the record, the search or a log: the raw
+        # words exist only in the speech engine's memory.
         event = TranscriptEvent(
             type="transcript.final" if segment.final else "transcript.partial",
             call_id=self.call_id, segment_id=segment.segment_id, speaker=segment.speaker,
-            language=segment.language, text=segment.text, start=segment.start, end=segment.end,
-            confidence=segment.confidence, dialect=segment.dialect, stable_text=segment.stable_text,
+            language=segment.language, text=self._redacted(segment.text, segment.language),
+            start=segment.start, end=segment.end, confidence=segment.confidence, dialect=segment.dialect,
+            stable_text=self._redacted(segment.stable_text, segment.language),
         )
         await self.registry.emit(self.call_id, event.model_dump(), persist=segment.final)
         if segment.final and segment.speaker == "customer":
@@ -155,6 +168,7 @@ class CallSession:
                                                              dropped_segments=self.transcriber.dropped).model_dump())
             self.registry.live.pop(self.call_id, None)
             self.registry.forget_sequence(self.call_id)
+            self.registry.announce(self, "agent.call.ended")
             log.info("call ended", extra={"call_id": self.call_id, "reason": reason,
                                           "dropped_segments": self.transcriber.dropped})
 
@@ -195,8 +209,12 @@ class CallRegistry:
     recorded and published."""
 
     def __init__(self, engine: SpeechEngine, records: CallRecords, bus: EventBus, suggester: Suggester,
-                 streaming_config: StreamingConfig, max_calls: int = 0, resume_grace_s: float = 15.0):
+                 streaming_config: StreamingConfig, max_calls: int = 0, resume_grace_s: float = 15.0,
+                 redaction: Callable[[str], list[str]] | None = None,
+                 agent_team: Callable[[str, str], str | None] | None = None):
         self.engine = engine
+        self.redaction = redaction or (lambda tenant: [])  # tenant → kinds of personal data to redact
+        self.agent_team = agent_team or (lambda tenant, agent: None)  # (tenant, username) → team
         self.records = records
         self.bus = bus
         self.suggester = suggester
@@ -221,7 +239,7 @@ class CallRegistry:
 
     async def open(self, call_id: str, tenant: str, roles: list[str], language: str | None, *,
                    feeds: list[str] | None = None, resumable: bool = False,
-                   source: dict[str, Any] | None = None) -> Attachment:
+                   source: dict[str, Any] | None = None, agent: str | None = None) -> Attachment:
         """Start the call, or join it when it is resumable and ``feeds`` (default: all its roles)
         are free: a reconnect after a drop, or the second AudioSocket direction of a call."""
         if not CALL_ID_PATTERN.match(call_id):
@@ -229,12 +247,16 @@ class CallRegistry:
         # Serialised: the two AudioSocket directions of a call arrive together, and both must not
         # find it missing and create it twice.
         async with self._open_lock:
-            return await self._open(call_id, tenant, roles, language, list(feeds or roles), resumable, source)
+            return await self._open(call_id, tenant, roles, language, list(feeds or roles), resumable, source,
+                                    agent or (source or {}).get("agent"))
 
     async def _open(self, call_id: str, tenant: str, roles: list[str], language: str | None, feeds: list[str],
-                    resumable: bool, source: dict[str, Any] | None) -> Attachment:
+                    resumable: bool, source: dict[str, Any] | None, agent: str | None) -> Attachment:
         session = self.live.get(call_id)
         if session is not None:
+            if session.tenant != tenant:
+                # Another tenant's call id: answered as if it were any busy id, revealing nothing.
+                raise CallError("call_busy", f"call {call_id!r} is already streaming")
             if not (session.resumable and resumable) or session.finishing or set(feeds) & session.attached_roles:
                 raise CallError("call_busy", f"call {call_id!r} is already streaming")
             if not set(feeds) <= set(session.roles):
@@ -250,19 +272,55 @@ class CallRegistry:
             # 1013 "try again later": the speech engine would fall behind every live call.
             raise CallError("too_many_calls", f"this server is at its limit of {self.max_calls} live calls",
                             close_code=1013)
-        session = CallSession(call_id, tenant, roles, language, self, resumable=resumable, source=source)
+        redact_kinds, team = await asyncio.to_thread(
+            lambda: (self.redaction(tenant), self.agent_team(tenant, agent) if agent else None))
+        session = CallSession(call_id, tenant, roles, language, self, resumable=resumable, source=source,
+                              agent=agent, team=team, redact_kinds=redact_kinds)
         self.live[call_id] = session
         attachment = session.attach(feeds)
-        await asyncio.to_thread(self.records.create, call_id, tenant, roles, language, session.started_at)
+        await asyncio.to_thread(self.records.create, call_id, tenant, roles, language, session.started_at,
+                                agent, team)
         self._seq[call_id] = 0
-        started = CallStarted(call_id=call_id, tenant=tenant, roles=roles, language=language,
+        started = CallStarted(call_id=call_id, tenant=tenant, roles=roles, language=language, agent=agent,
                               started_at=iso(session.started_at)).model_dump()
         if source:
             started["source"] = source  # telephony: protocol and the platform's own ids
         await self.emit(call_id, started)
+        self.announce(session, "agent.call.started")
         log.info("call started", extra={"call_id": call_id, "tenant": tenant, "roles": roles, "language": language,
-                                        "source": source})
+                                        "agent": agent, "source": source})
         return attachment
+
+    @staticmethod
+    def agent_channel(tenant: str, agent: str) -> str:
+        """The bus channel an agent's panel listens on for their calls starting and ending."""
+        return f"agent:{tenant}:{agent}"
+
+    def announce(self, session: CallSession, kind: str) -> None:
+        if session.agent:
+            self.bus.publish(self.agent_channel(session.tenant, session.agent),
+                             {"type": kind, "call_id": session.call_id, "started_at": iso(session.started_at)})
+
+    def live_calls_of(self, tenant: str, agent: str) -> list[dict[str, Any]]:
+        return [{"call_id": s.call_id, "started_at": iso(s.started_at)} for s in self.live.values()
+                if s.tenant == tenant and s.agent == agent and not s.finishing]
+
+    async def assign_agent(self, call_id: str, agent: str | None) -> None:
+        """Give a call to an agent (a PBX whose protocol carries no agent, e.g. AudioSocket, or a
+        transfer): their panel picks it up if it is live."""
+        session = self.live.get(call_id)
+        record = await asyncio.to_thread(self.records.get, call_id)
+        if record is None:
+            raise CallError("unknown_call", f"no call {call_id!r}")
+        team = await asyncio.to_thread(self.agent_team, record["tenant"], agent) if agent else None
+        await asyncio.to_thread(self.records.set_agent, call_id, agent, team)
+        if session is not None:
+            previous = session.agent
+            session.agent, session.team = agent, team
+            if previous and previous != agent:
+                self.bus.publish(self.agent_channel(session.tenant, previous),
+                                 {"type": "agent.call.ended", "call_id": call_id, "started_at": iso(session.started_at)})
+            self.announce(session, "agent.call.started")
 
     async def emit(self, call_id: str, event: dict[str, Any], persist: bool = True) -> dict[str, Any]:
         # Numbering and recording under one lock keeps seq order equal to record order.

@@ -36,10 +36,14 @@ def encode_audio(audio: np.ndarray, encoding: str, sample_rate: int) -> bytes:
 
 
 async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = None, speed: float = 1.0,
-                       language: str | None = None, tenant: str = "default", frame_ms: int = 100,
+                       language: str | None = None, tenant: str | None = None, frame_ms: int = 100,
                        encoding: str = "pcm_s16le", sample_rate: int = TARGET_RATE,
-                       on_frame: Callable[[float], Awaitable[None] | None] | None = None) -> dict:
+                       on_frame: Callable[[float], Awaitable[None] | None] | None = None,
+                       api_key: str | None = None, agent: str | None = None) -> dict:
     """Stream float32 (channels, n) 16 kHz audio to ``url``; returns what the server said at the end.
+
+    ``api_key``: an ingest API key (``rafiq apikeys create``), sent as a bearer token. ``agent``:
+    the username of the agent who takes the call (their panel follows it).
 
     The audio goes out as ``encoding`` at ``sample_rate`` (e.g. 8 kHz mu-law, as telephony
     sends it). ``on_frame(audio_seconds_sent)`` is called after each frame (benchmarks time
@@ -51,9 +55,14 @@ async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = No
     bytes_per_second = sample_rate * channels * (1 if encoding == "pcm_mulaw" else 2)
     frame_bytes = bytes_per_second * frame_ms // 1000
     start = {"type": "start", "encoding": encoding, "sample_rate": sample_rate, "channels": channels,
-             "roles": roles[:channels], "language": language, "tenant": tenant}
+             "roles": roles[:channels], "language": language}
+    if tenant is not None:
+        start["tenant"] = tenant
+    if agent is not None:
+        start["agent"] = agent
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     errors: list[dict] = []
-    async with websockets.connect(url, max_size=None, open_timeout=30) as ws:
+    async with websockets.connect(url, max_size=None, open_timeout=30, additional_headers=headers) as ws:
         await ws.send(json.dumps(start))
         began = time.monotonic()
         try:
@@ -83,11 +92,13 @@ async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = No
 
 
 async def stream_file(path: str | Path, url: str, roles: list[str] | None = None, speed: float = 1.0,
-                      language: str | None = None, tenant: str = "default") -> dict:
+                      language: str | None = None, tenant: str | None = None, api_key: str | None = None,
+                      agent: str | None = None) -> dict:
     audio = decode_file(path)
     log.info("simulating call", extra={"file": str(path), "url": url, "seconds": round(audio.shape[1] / TARGET_RATE, 2),
                                        "channels": audio.shape[0], "speed": speed})
-    return await stream_audio(audio, url, roles=roles, speed=speed, language=language, tenant=tenant)
+    return await stream_audio(audio, url, roles=roles, speed=speed, language=language, tenant=tenant,
+                              api_key=api_key, agent=agent)
 
 
 # --- Telephony peers: the same audio as a PBX / CCaaS platform would send it -------------------

@@ -175,6 +175,25 @@ class GapCollector:
         log.info("knowledge gap status changed", extra={"gap_id": gap_id, "status": status, "article_id": article_id})
         return self.get(gap_id)
 
+    def forget_calls(self, call_ids: list[str]) -> int:
+        """Erase the questions these calls contributed (a call's erasure or retention purge):
+        each gap's count drops to what is left, and a gap with no question left goes, unless an
+        article was drafted from it. Returns the number of questions removed."""
+        if not call_ids:
+            return 0
+        with self._lock, self.engine.begin() as conn:
+            gap_ids = set(conn.execute(sa.select(gap_questions_table.c.gap_id)
+                                       .where(gap_questions_table.c.call_id.in_(call_ids))).scalars())
+            removed = conn.execute(gap_questions_table.delete()
+                                   .where(gap_questions_table.c.call_id.in_(call_ids))).rowcount
+            for gap_id in gap_ids:
+                left = conn.execute(sa.select(sa.func.count()).select_from(gap_questions_table)
+                                    .where(gap_questions_table.c.gap_id == gap_id)).scalar_one()
+                if left == 0:
+                    conn.execute(gaps_table.delete().where(gaps_table.c.id == gap_id, gaps_table.c.status != "drafted"))
+                conn.execute(gaps_table.update().where(gaps_table.c.id == gap_id).values(count=left))
+        return removed
+
     def start_draft(self, kb: KnowledgeBase, gap_id: str, author: str, language: str | None = None,
                     title: str | None = None) -> Article:
         """A draft article prefilled from the gap: its questions as example questions, in the

@@ -7,13 +7,16 @@ import json
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
 
+from accounts import Principal
 from assistant.events import OVERFLOW
 from assistant.ingest import AudioInput, ProtocolError, parse_start
-from assistant.sessions import CallError
+from assistant.retention import erase_calls
+from assistant.sessions import CallError, CallRegistry
 
+from .auth import Caller, credential_watch
 from .deps import services
 
 log = logging.getLogger(__name__)
@@ -50,13 +53,38 @@ def _parse_json(text: str) -> dict:
     return payload
 
 
+def _unknown_call(call_id: str) -> HTTPException:
+    return HTTPException(404, {"code": "unknown_call", "message": f"no call {call_id!r}"})
+
+
+def may_see(caller: Principal, call: dict) -> bool:
+    """The role matrix's rows for one call: same tenant always; agents their own calls; a
+    supervisor with a team that team's calls, without one every call of the tenant."""
+    if call["tenant"] != caller.tenant:
+        return False
+    if caller.has("supervisor") and (caller.team is None or call.get("team") == caller.team):
+        return True
+    return caller.has("agent") and call.get("agent") == caller.name
+
+
+async def _visible_call(svc, caller: Principal, call_id: str) -> dict | None:
+    session = svc.calls.live.get(call_id)
+    if session is not None:
+        call = {"tenant": session.tenant, "agent": session.agent, "team": session.team}
+    else:
+        call = await asyncio.to_thread(svc.records.get, call_id)
+    return call if call is not None and may_see(caller, call) else None
+
+
 @router.websocket("/v1/calls/{call_id}/audio")
-async def ingest_audio(ws: WebSocket, call_id: str) -> None:
+async def ingest_audio(ws: WebSocket, call_id: str, caller: Caller) -> None:
     svc = services(ws)
     await ws.accept()
     try:
         start = parse_start(await _receive_start(ws, svc.settings.start_timeout_s), svc.settings.languages)
-        call = await svc.calls.open(call_id, start.tenant, list(start.roles), start.language)
+        if start.tenant is not None and start.tenant != caller.tenant:
+            raise ProtocolError("wrong_tenant", "the start message names another tenant than the API key's")
+        call = await svc.calls.open(call_id, caller.tenant, list(start.roles), start.language, agent=start.agent)
     except ProtocolError as exc:
         log.info("ingest refused", extra={"call_id": call_id, "code": exc.code, "detail": exc.message})
         await _send_error(ws, exc.code, exc.message, exc.close_code)
@@ -69,6 +97,25 @@ async def ingest_audio(ws: WebSocket, call_id: str) -> None:
         return
 
     audio = AudioInput.for_start(start)
+    reason, error = "disconnected", None
+    async with credential_watch(ws, caller):
+        reason, error = await _receive_audio(ws, svc, call, audio)
+    # Whatever happened, audio already accepted is transcribed and recorded.
+    call.feed(audio.flush())
+    # The native protocol's rule: the call ends with its connection (a drop too, as "disconnected").
+    await call.end(reason)
+    if error is not None:
+        await _send_error(ws, error.code, error.message, error.close_code)
+    elif reason == "stop":
+        try:
+            await ws.close(1000)
+        except RuntimeError:
+            pass
+
+
+async def _receive_audio(ws: WebSocket, svc, call, audio: AudioInput) -> tuple[str, ProtocolError | None]:
+    """Feed the call until stop, a drop or bad input: (end reason, the error to answer)."""
+    call_id = call.call_id
     reason, error = "disconnected", None
     try:
         while True:
@@ -93,73 +140,134 @@ async def ingest_audio(ws: WebSocket, call_id: str) -> None:
     except ProtocolError as exc:
         reason, error = f"error:{exc.code}", exc
         log.info("ingest error", extra={"call_id": call_id, "code": exc.code, "detail": exc.message})
-    except WebSocketDisconnect:
-        pass
-    # Whatever happened, audio already accepted is transcribed and recorded.
-    call.feed(audio.flush())
-    # The native protocol's rule: the call ends with its connection (a drop too, as "disconnected").
-    await call.end(reason)
-    if error is not None:
-        await _send_error(ws, error.code, error.message, error.close_code)
-    elif reason == "stop":
-        try:
-            await ws.close(1000)
-        except RuntimeError:
-            pass
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # a drop, or the socket closed under us (its credential was revoked)
+    return reason, error
 
 
 @router.websocket("/v1/calls/{call_id}/events")
-async def call_events(ws: WebSocket, call_id: str) -> None:
+async def call_events(ws: WebSocket, call_id: str, caller: Caller) -> None:
     svc = services(ws)
     await ws.accept()
     queue = svc.bus.subscribe(call_id)
     try:
-        if call_id not in svc.calls.live and await asyncio.to_thread(svc.records.get, call_id) is None:
+        if await _visible_call(svc, caller, call_id) is None:
             await _send_error(ws, "unknown_call", f"no call {call_id!r}", 1008)
             return
-        # Subscribed before reading the history, so nothing falls between the two;
-        # the live queue may repeat what the history holds, hence the seq check.
-        history = await asyncio.to_thread(svc.records.events, call_id)
-        last_seq = 0
-        for event in history:
-            await ws.send_text(json.dumps(event, ensure_ascii=False))
-            last_seq = event["seq"]
-        closer = asyncio.ensure_future(ws.receive())
-        while True:
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-            if closer in done:
-                getter.cancel()
-                message = closer.result()
-                if message["type"] == "websocket.disconnect":
-                    return
-                closer = asyncio.ensure_future(ws.receive())  # clients have nothing to say; ignore
-                continue
-            event = getter.result()
-            if event is OVERFLOW:
-                await ws.close(1013)  # try again later: the client reconnects and is replayed
-                return
-            if event["seq"] <= last_seq:
-                continue
-            await ws.send_text(json.dumps(event, ensure_ascii=False))
+        async with credential_watch(ws, caller):
+            await _replay_then_follow(ws, svc, call_id, queue)
     except (WebSocketDisconnect, RuntimeError):
         return
     finally:
         svc.bus.unsubscribe(call_id, queue)
 
 
+async def _replay_then_follow(ws: WebSocket, svc, call_id: str, queue: asyncio.Queue) -> None:
+    # Subscribed before reading the history, so nothing falls between the two;
+    # the live queue may repeat what the history holds, hence the seq check.
+    history = await asyncio.to_thread(svc.records.events, call_id)
+    last_seq = 0
+    for event in history:
+        await ws.send_text(json.dumps(event, ensure_ascii=False))
+        last_seq = event["seq"]
+    await _forward(ws, queue, after_seq=last_seq)
+
+
+async def _forward(ws: WebSocket, queue: asyncio.Queue, after_seq: int | None = None) -> None:
+    """Send what the bus delivers until the client goes; events numbered ``after_seq`` or lower
+    were already sent."""
+    closer = asyncio.ensure_future(ws.receive())
+    while True:
+        getter = asyncio.ensure_future(queue.get())
+        done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+        if closer in done:
+            getter.cancel()
+            if closer.result()["type"] == "websocket.disconnect":
+                return
+            closer = asyncio.ensure_future(ws.receive())  # clients have nothing to say; ignore
+            continue
+        event = getter.result()
+        if event is OVERFLOW:
+            await ws.close(1013)  # try again later: the client reconnects and is replayed
+            return
+        if after_seq is not None and event["seq"] <= after_seq:
+            continue
+        await ws.send_text(json.dumps(event, ensure_ascii=False))
+
+
+@router.websocket("/v1/agents/me/calls")
+async def my_calls(ws: WebSocket, caller: Caller) -> None:
+    """The signed-in agent's calls as they start and end, so their panel follows them: first
+    ``{"type": "agent.calls", "live": [...]}``, then ``agent.call.started`` / ``agent.call.ended``."""
+    svc = services(ws)
+    await ws.accept()
+    channel = CallRegistry.agent_channel(caller.tenant, caller.name)
+    queue = svc.bus.subscribe(channel)
+    try:
+        await ws.send_text(json.dumps({"type": "agent.calls", "live": svc.calls.live_calls_of(caller.tenant, caller.name)}))
+        async with credential_watch(ws, caller):
+            await _forward(ws, queue)
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        svc.bus.unsubscribe(channel, queue)
+
+
 @router.get("/v1/calls")
-async def list_calls(request: Request, limit: int = 100) -> dict:
+async def list_calls(request: Request, caller: Caller, limit: int = Query(100, ge=1, le=1000)) -> dict:
+    """Newest first: an agent's own calls; a supervisor's tenant (or team)."""
     svc = services(request)
-    return {"calls": await asyncio.to_thread(svc.records.list, max(1, min(limit, 1000)))}
+    if caller.has("supervisor"):
+        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, team=caller.team)
+    else:
+        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, agent=caller.name)
+    return {"calls": calls}
 
 
 @router.get("/v1/calls/{call_id}")
-async def get_call(request: Request, call_id: str) -> dict:
-    view = await services(request).calls.call_view(call_id)
+async def get_call(request: Request, call_id: str, caller: Caller) -> dict:
+    svc = services(request)
+    if await _visible_call(svc, caller, call_id) is None:
+        raise _unknown_call(call_id)
+    view = await svc.calls.call_view(call_id)
     if view is None:
-        raise HTTPException(404, {"code": "unknown_call", "message": f"no call {call_id!r}"})
+        raise _unknown_call(call_id)
     return view
+
+
+@router.delete("/v1/calls/{call_id}", status_code=204)
+async def erase_call(request: Request, call_id: str, caller: Caller) -> Response:
+    """Erase a call and everything derived from it: its record, events, suggestions, feedback and
+    the knowledge-gap questions it raised. A live call must end first."""
+    svc = services(request)
+    call = await asyncio.to_thread(svc.records.get, call_id)
+    if call is None or call["tenant"] != caller.tenant:
+        raise _unknown_call(call_id)
+    if call_id in svc.calls.live:
+        raise HTTPException(409, {"code": "call_live", "message": "the call is live; erase it once it has ended"})
+    counts = await asyncio.to_thread(erase_calls, svc, [call_id])
+    log.info("call erased", extra={"call_id": call_id, "by": caller.name, **counts})
+    return Response(status_code=204)
+
+
+class AgentIn(BaseModel):
+    agent: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$")
+
+
+@router.put("/v1/calls/{call_id}/agent")
+async def assign_agent(request: Request, call_id: str, body: AgentIn, caller: Caller) -> dict:
+    """Give the call to an agent (e.g. from the PBX when its protocol carries no agent id)."""
+    svc = services(request)
+    call = await asyncio.to_thread(svc.records.get, call_id)
+    if call is None or call["tenant"] != caller.tenant:
+        raise _unknown_call(call_id)
+    if not caller.has("admin", "ingest") and not may_see(caller, call):  # a supervisor outside their team
+        raise _unknown_call(call_id)
+    try:
+        await svc.calls.assign_agent(call_id, body.agent)
+    except CallError as exc:
+        raise HTTPException(404, {"code": exc.code, "message": exc.message}) from None
+    return await asyncio.to_thread(svc.records.get, call_id)
 
 
 class FeedbackIn(BaseModel):
@@ -168,7 +276,12 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/v1/calls/{call_id}/suggestions/{suggestion_id}/feedback")
-async def suggestion_feedback(request: Request, call_id: str, suggestion_id: str, body: FeedbackIn) -> dict:
+async def suggestion_feedback(request: Request, call_id: str, suggestion_id: str, body: FeedbackIn,
+                              caller: Caller) -> dict:
+    """What the agent did with a suggestion on their own call."""
+    call = await _visible_call(services(request), caller, call_id)
+    if call is None or call.get("agent") != caller.name:
+        raise _unknown_call(call_id)
     try:
         return await services(request).calls.feedback(call_id, suggestion_id, body.action, body.text)
     except CallError as exc:

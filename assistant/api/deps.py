@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from starlette.requests import HTTPConnection
 
-if TYPE_CHECKING:
-    from assistant.app import Services
+from assistant.services import Services
 
 
-def services(conn: HTTPConnection) -> "Services":
+def services(conn: HTTPConnection) -> Services:
     return conn.app.state.services

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -15,14 +15,20 @@ from knowledge_base.articles import STATUSES, Article, ArticleContent, ArticleIn
 from knowledge_base.imports import EXPORTERS, ImportFormatError, read_upload
 from knowledge_base.service import VersionConflict, WorkflowError
 
+from accounts import Principal
+
+from .auth import AuthError, Caller
 from .deps import services
-from .roles import Actor, actor, require_curator, require_trainer
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
 
 Note = Field(default="", max_length=1000, description="why: kept with the version")
-TENANT = Query("default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+CURATORS = ("trainer", "supervisor")  # see every status and the history; agents see published content only
+
+
+def _curator(caller: Principal) -> bool:
+    return caller.has(*CURATORS)
 
 
 def _error(status: int, code: str, message: str) -> HTTPException:
@@ -31,6 +37,14 @@ def _error(status: int, code: str, message: str) -> HTTPException:
 
 def _unknown(article_id: str) -> HTTPException:
     return _error(404, "unknown_article", f"no article {article_id!r}")
+
+
+async def _own(request: Request, caller: Principal, article_id: str) -> Article:
+    """The article, if it is of the caller's tenant; another tenant's answers 404 like a missing one."""
+    article = await asyncio.to_thread(services(request).kb.store.get, article_id)
+    if article is None or article.tenant != caller.tenant:
+        raise _unknown(article_id)
+    return article
 
 
 def _language(value: str | None) -> str | None:
@@ -138,30 +152,33 @@ class AnswerOut(BaseModel):
 # -- articles -------------------------------------------------------------------------------------
 
 @router.post("/articles", status_code=201)
-async def create_article(request: Request, body: ArticleCreate, who: Actor = Depends(require_trainer)) -> Article:
+async def create_article(request: Request, body: ArticleCreate, caller: Caller) -> Article:
     """A new draft (or, with ``publish``, a published article). Giving the ``group_id`` of an
     existing article adds its variant in ``language``, or edits that variant if it exists."""
     kb = services(request).kb
-    data = ArticleIn(**body.model_dump(exclude={"publish", "note"}))
+    if "tenant" in body.model_fields_set and body.tenant != caller.tenant:
+        raise AuthError(403, "other_tenant", "articles are written in your own tenant")
+    data = ArticleIn(**{**body.model_dump(exclude={"publish", "note"}), "tenant": caller.tenant})
     if data.group_id:
         existing = await asyncio.to_thread(kb.store.variant, data.tenant, data.group_id, data.language)
         if existing is not None:
             article, _ = await _run(kb.edit, existing.id, data.model_dump(include=set(ArticleContent.model_fields)),
-                                    who.user, body.note, None, body.publish)
+                                    caller.name, body.note, None, body.publish)
             return article
-    return await _run(kb.create, data, who.user, body.publish, body.note)
+    return await _run(kb.create, data, caller.name, body.publish, body.note)
 
 
 @router.get("/articles")
-async def list_articles(request: Request, tenant: str = TENANT, status: str | None = None,
+async def list_articles(request: Request, caller: Caller, status: str | None = None,
                         language: str | None = None, campaign: str | None = None, tag: str | None = None,
                         q: str | None = Query(None, max_length=200), limit: int = Query(1000, ge=1, le=5000),
-                        who: Actor = Depends(actor)) -> ArticleList:
+                        ) -> ArticleList:
     """Trainers and supervisors: every status, filtered. Agents: published content only."""
     if status is not None and status not in STATUSES:
         raise _error(422, "bad_status", f"status must be one of {', '.join(STATUSES)}")
     kb = services(request).kb
-    if who.curator:
+    tenant = caller.tenant
+    if _curator(caller):
         articles = await asyncio.to_thread(kb.store.list, tenant, status=status, language=_language(language),
                                            campaign=campaign, tag=tag, text=q, limit=limit)
         return ArticleList(articles=articles)
@@ -177,9 +194,10 @@ async def list_articles(request: Request, tenant: str = TENANT, status: str | No
 
 
 @router.get("/articles/{article_id}")
-async def get_article(request: Request, article_id: str, who: Actor = Depends(actor)) -> Article:
+async def get_article(request: Request, article_id: str, caller: Caller) -> Article:
     kb = services(request).kb
-    if who.curator:
+    await _own(request, caller, article_id)
+    if _curator(caller):
         article = await asyncio.to_thread(kb.store.get, article_id)
     else:
         article = await asyncio.to_thread(kb.live_article, article_id)
@@ -189,19 +207,19 @@ async def get_article(request: Request, article_id: str, who: Actor = Depends(ac
 
 
 @router.patch("/articles/{article_id}")
-async def edit_article(request: Request, article_id: str, body: ArticleEdit,
-                       who: Actor = Depends(require_trainer)) -> Article:
+async def edit_article(request: Request, article_id: str, body: ArticleEdit, caller: Caller) -> Article:
+    await _own(request, caller, article_id)
     changes = body.model_dump(exclude={"base_version", "note"}, exclude_unset=True)
     if any(name in changes and changes[name] is None for name in ("title", "body", "reply", "tags", "questions")):
         raise _error(422, "bad_edit", "title, body, reply, tags and questions cannot be null")
-    article, _ = await _run(services(request).kb.edit, article_id, changes, who.user, body.note, body.base_version)
+    article, _ = await _run(services(request).kb.edit, article_id, changes, caller.name, body.note, body.base_version)
     return article
 
 
 def _transition(action: str):
-    async def endpoint(request: Request, article_id: str, body: TransitionIn | None = None,
-                       who: Actor = Depends(require_trainer)) -> Article:
-        return await _run(services(request).kb.transition, article_id, action, who.user, body.note if body else "")
+    async def endpoint(request: Request, article_id: str, caller: Caller, body: TransitionIn | None = None) -> Article:
+        await _own(request, caller, article_id)
+        return await _run(services(request).kb.transition, article_id, action, caller.name, body.note if body else "")
     endpoint.__name__ = f"{action}_article"
     endpoint.__doc__ = {
         "submit": "draft → in_review: ask for a review.",
@@ -219,7 +237,8 @@ for _action in ("submit", "publish", "reject", "archive", "restore"):
 
 
 @router.get("/articles/{article_id}/versions")
-async def list_versions(request: Request, article_id: str, who: Actor = Depends(require_curator)) -> VersionList:
+async def list_versions(request: Request, article_id: str, caller: Caller) -> VersionList:
+    await _own(request, caller, article_id)
     store = services(request).kb.store
     versions = await asyncio.to_thread(store.versions, article_id)
     if not versions:
@@ -229,44 +248,41 @@ async def list_versions(request: Request, article_id: str, who: Actor = Depends(
 
 @router.get("/articles/{article_id}/diff")
 async def diff_versions(request: Request, article_id: str, from_version: int | None = Query(None, ge=1),
-                        to_version: int | None = Query(None, ge=1),
-                        who: Actor = Depends(require_curator)) -> dict[str, Any]:
+                        to_version: int | None = Query(None, ge=1), *, caller: Caller) -> dict[str, Any]:
     """What changed between two versions (default: the current one and the one before), field by
     field, as unified diffs."""
     kb = services(request).kb
-    article = await asyncio.to_thread(kb.store.get, article_id)
-    if article is None:
-        raise _unknown(article_id)
+    article = await _own(request, caller, article_id)
     to_version = to_version or article.version
     from_version = from_version or max(1, to_version - 1)
     return await _run(kb.diff, article_id, from_version, to_version)
 
 
 @router.post("/articles/{article_id}/rollback")
-async def rollback_article(request: Request, article_id: str, body: RollbackIn,
-                           who: Actor = Depends(require_trainer)) -> Article:
-    return await _run(services(request).kb.rollback, article_id, body.version, who.user, body.note)
+async def rollback_article(request: Request, article_id: str, body: RollbackIn, caller: Caller) -> Article:
+    await _own(request, caller, article_id)
+    return await _run(services(request).kb.rollback, article_id, body.version, caller.name, body.note)
 
 
 @router.get("/articles/{article_id}/translations")
-async def list_translations(request: Request, article_id: str, who: Actor = Depends(actor)) -> ArticleList:
+async def list_translations(request: Request, article_id: str, caller: Caller) -> ArticleList:
     """The article's language variants (itself included)."""
     kb = services(request).kb
-    article = await asyncio.to_thread(kb.store.get, article_id)
-    if article is None or (not who.curator and article.published_version is None):
+    article = await _own(request, caller, article_id)
+    if not _curator(caller) and article.published_version is None:
         raise _unknown(article_id)
     variants = await asyncio.to_thread(kb.store.variants, article.tenant, article.group_id)
-    if not who.curator:
+    if not _curator(caller):
         variants = [live for live in (kb.store.live(v) for v in variants) if live]
     return ArticleList(articles=variants)
 
 
 @router.post("/articles/{article_id}/translations", status_code=201)
-async def add_translation(request: Request, article_id: str, body: TranslationIn,
-                          who: Actor = Depends(require_trainer)) -> Article:
+async def add_translation(request: Request, article_id: str, body: TranslationIn, caller: Caller) -> Article:
     """A new draft variant in another language, linked to the article (same group)."""
+    await _own(request, caller, article_id)
     content = ArticleContent(**body.model_dump(exclude={"language", "note"}))
-    return await _run(services(request).kb.add_translation, article_id, body.language, content, who.user, body.note)
+    return await _run(services(request).kb.add_translation, article_id, body.language, content, caller.name, body.note)
 
 
 # -- what agents use: published content only ----------------------------------------------------
@@ -277,10 +293,10 @@ def _snippet(text: str, length: int = 240) -> str:
 
 @router.get("/search")
 async def search(request: Request, q: str = Query(min_length=1, max_length=2000), k: int = Query(5, ge=1, le=50),
-                 language: str | None = None, tenant: str = TENANT, campaign: str | None = None) -> dict:
-    """Published articles only, each once, best first (any role may search)."""
+                 language: str | None = None, campaign: str | None = None, *, caller: Caller) -> dict:
+    """Published articles of the caller's tenant only, each once, best first."""
     kb = services(request).kb
-    hits = await asyncio.to_thread(kb.search, q, tenant, k, _language(language), campaign)
+    hits = await asyncio.to_thread(kb.search, q, caller.tenant, k, _language(language), campaign)
 
     def results() -> list[SearchResult]:
         out = []
@@ -297,11 +313,11 @@ async def search(request: Request, q: str = Query(min_length=1, max_length=2000)
 
 @router.get("/answers")
 async def answers(request: Request, q: str = Query(min_length=1, max_length=2000), language: str | None = None,
-                  tenant: str = TENANT, campaign: str | None = None, k: int = Query(3, ge=1, le=20)) -> dict:
+                  campaign: str | None = None, k: int = Query(3, ge=1, le=20), *, caller: Caller) -> dict:
     """What an agent is offered for a customer's question: published answers, in the customer's
     ``language`` when a variant exists, else the original with ``language_fallback`` set."""
     kb = services(request).kb
-    found = await asyncio.to_thread(kb.answers, q, tenant, _language(language), campaign, k)
+    found = await asyncio.to_thread(kb.answers, q, caller.tenant, _language(language), campaign, k)
     return {"answers": [AnswerOut(
         article_id=a.article.id, group_id=a.article.group_id, title=a.article.title, language=a.article.language,
         requested_language=a.requested_language, language_fallback=a.language_fallback,
@@ -321,10 +337,9 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
 
 
 @router.post("/import")
-async def import_articles(request: Request, file: UploadFile = File(...), tenant: str = TENANT,
+async def import_articles(request: Request, caller: Caller, file: UploadFile = File(...),
                           format: Literal["jsonl", "csv", "markdown"] | None = None,
-                          publish: bool = False, wait: bool = False,
-                          who: Actor = Depends(require_trainer)) -> JSONResponse:
+                          publish: bool = False, wait: bool = False) -> JSONResponse:
     """Import a JSON Lines file, a CSV file, a Markdown file or a zip of Markdown files.
 
     Runs in the background: 202 with an ``import_id`` to poll at ``/v1/kb/imports/{id}`` for the
@@ -342,7 +357,8 @@ async def import_articles(request: Request, file: UploadFile = File(...), tenant
         raise _error(400, exc.code, exc.message) from None
     if not rows:
         raise _error(400, "no_rows", "the file holds no article")
-    job = svc.imports.start(rows, fmt=fmt, filename=filename, tenant=tenant, author=who.user, publish=publish)
+    job = svc.imports.start(rows, fmt=fmt, filename=filename, tenant=caller.tenant, author=caller.name,
+                            publish=publish)
     if wait:
         while job.status == "running":
             await asyncio.sleep(0.05)
@@ -351,27 +367,28 @@ async def import_articles(request: Request, file: UploadFile = File(...), tenant
 
 
 @router.get("/imports/{import_id}")
-async def import_progress(request: Request, import_id: str, who: Actor = Depends(require_curator)) -> dict:
+async def import_progress(request: Request, import_id: str, caller: Caller) -> dict:
     job = services(request).imports.get(import_id)
-    if job is None:
+    if job is None or job.tenant != caller.tenant:
         raise _error(404, "unknown_import", f"no import {import_id!r} (imports are kept in memory until a restart)")
     return job.view()
 
 
 @router.get("/export")
 async def export_articles(request: Request, format: Literal["jsonl", "csv", "markdown"] = "jsonl",
-                          tenant: str = TENANT, status: str | None = None, language: str | None = None,
-                          campaign: str | None = None, who: Actor = Depends(require_curator)) -> Response:
+                          status: str | None = None, language: str | None = None,
+                          campaign: str | None = None, *, caller: Caller) -> Response:
     """Every article (working copy, all statuses unless filtered) in a format the import reads back."""
     if status is not None and status not in STATUSES:
         raise _error(422, "bad_status", f"status must be one of {', '.join(STATUSES)}")
     store = services(request).kb.store
+    tenant = caller.tenant
     articles = await asyncio.to_thread(store.list, tenant, status=status, language=_language(language),
                                        campaign=campaign, limit=1_000_000)
     exporter, media_type, filename = EXPORTERS[format]
     content = await asyncio.to_thread(exporter, articles)
     log.info("articles exported", extra={"format": format, "tenant": tenant, "articles": len(articles),
-                                         "user": who.user})
+                                         "user": caller.name})
     return Response(content, media_type=media_type,
                     headers={"content-disposition": f'attachment; filename="{tenant}-{filename}"'})
 
