@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -20,15 +21,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+ADMIN_USERNAME = "rafiq-admin"
+
+
 class ServerProcess:
-    """``with ServerProcess(data_dir) as base_url: …`` — starts ``rafiq serve``, waits for /healthz."""
+    """``with ServerProcess(data_dir) as base_url: …`` — starts ``rafiq serve``, waits for /healthz.
+
+    The server gets a bootstrap administrator (``ADMIN_USERNAME``, a random password) unless
+    ``RAFIQ_BOOTSTRAP_ADMIN`` is given; ``accounts()`` opens its account database directly, to
+    make users, tenants and API keys for a benchmark or a test."""
 
     def __init__(self, data_dir: Path, ready_timeout: float = 180, **env: str):
         self.data_dir = Path(data_dir)
         self.ready_timeout = ready_timeout
-        self.env = env
+        self.admin_password = secrets.token_urlsafe(12)
+        self.env = {"RAFIQ_BOOTSTRAP_ADMIN": f"{ADMIN_USERNAME}:{self.admin_password}", **env}
         self.proc: subprocess.Popen | None = None
         self.base_url = ""
+
+    def accounts(self):
+        """The server's AccountStore (same database), for setting up users and keys."""
+        from assistant.config import Settings
+        from assistant.services import open_accounts
+
+        overrides = {"RAFIQ_DATA_DIR": str(self.data_dir), **self.env}
+        return open_accounts(Settings.from_env({**os.environ, **overrides}))
+
+    def token(self, username: str, password: str) -> str:
+        response = httpx.post(f"{self.base_url}/v1/auth/token", data={"username": username, "password": password},
+                              timeout=30)
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+    def admin_token(self) -> str:
+        return self.token(ADMIN_USERNAME, self.admin_password)
 
     @property
     def log_path(self) -> Path:

@@ -23,10 +23,71 @@ STEREO_CLIP = SHARED_DATA / "speech" / "stereo" / "stereo_diarization.wav"
 
 
 @pytest.fixture(scope="session")
-def rafiq_server(tmp_path_factory) -> str:
-    """Base URL of a real Rafiq server: bundled Whisper base, embedded Qdrant, seeded KB, SQLite."""
-    with ServerProcess(tmp_path_factory.mktemp("rafiq")) as base_url:
-        yield base_url
+def rafiq_process(tmp_path_factory) -> ServerProcess:
+    """A real Rafiq server: bundled Whisper base, embedded Qdrant, seeded KB, SQLite."""
+    server = ServerProcess(tmp_path_factory.mktemp("rafiq"))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rafiq_server(rafiq_process: ServerProcess) -> str:
+    """Base URL of the shared real server."""
+    return rafiq_process.base_url
+
+
+TENANTS = ("default", "other")
+PEOPLE = {"agent": ["agent"], "agent2": ["agent"], "supervisor": ["supervisor"], "trainer": ["trainer"],
+          "admin": ["admin"]}
+
+
+class Floor:
+    """The people and machines of two tenants on one server, signed in: ``token("agent")`` is the
+    bearer token of the default tenant's agent (username ``agent-default``), ``ingest_key()`` its
+    ingest API key; ``headers(...)`` the Authorization header of either."""
+
+    def __init__(self, server: ServerProcess):
+        self.server = server
+        self.base_url = server.base_url
+        self.ws_base = "ws" + server.base_url[4:]
+        self.passwords: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
+        store = server.accounts()
+        for tenant in TENANTS:
+            for person, roles in PEOPLE.items():
+                username = self.username(person, tenant)
+                password = uuid.uuid4().hex
+                user = store.find_user(username)
+                if user is None:
+                    store.add_user(username, password, roles, tenant, team=f"team-{tenant}")
+                else:
+                    store.update_user(user.id, password=password)
+                self.passwords[username] = password
+            self._keys[tenant] = store.create_api_key(tenant, f"tests-{tenant}")[0]
+        store.engine.dispose()
+
+    @staticmethod
+    def username(person: str = "agent", tenant: str = "default") -> str:
+        return f"{person}-{tenant}"
+
+    def token(self, person: str = "agent", tenant: str = "default") -> str:
+        username = self.username(person, tenant)
+        if username not in self._tokens:
+            self._tokens[username] = self.server.token(username, self.passwords[username])
+        return self._tokens[username]
+
+    def ingest_key(self, tenant: str = "default") -> str:
+        return self._keys[tenant]
+
+    def headers(self, person: str = "agent", tenant: str = "default") -> dict[str, str]:
+        secret = self.ingest_key(tenant) if person == "ingest" else self.token(person, tenant)
+        return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture(scope="session")
+def floor(rafiq_process: ServerProcess) -> Floor:
+    return Floor(rafiq_process)
 
 
 @pytest.fixture(scope="session")
@@ -62,10 +123,14 @@ def fleurs_clip(language: str, index: int) -> tuple[Path, str]:
     return stem.with_suffix(".ogg"), stem.with_suffix(".txt").read_text(encoding="utf-8").strip()
 
 
-async def collect_events(ws_base: str, call_id: str, timeout: float = 120) -> list[dict]:
-    """All events of a call until ``call.ended``."""
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def collect_events(ws_base: str, call_id: str, timeout: float = 120, *, token: str) -> list[dict]:
+    """All events of a call until ``call.ended``, read with ``token`` (a supervisor's, or the agent's)."""
     events = []
-    async with websockets.connect(f"{ws_base}/v1/calls/{call_id}/events") as ws:
+    async with websockets.connect(f"{ws_base}/v1/calls/{call_id}/events", additional_headers=bearer(token)) as ws:
         async def read():
             async for message in ws:
                 event = json.loads(message)
@@ -76,19 +141,22 @@ async def collect_events(ws_base: str, call_id: str, timeout: float = 120) -> li
     return events
 
 
-async def transcribe_live(ws_base: str, clip, language=None, speed=0.0, tenant="default") -> list[dict]:
-    """Stream a clip as a call and return every event of the call, as a subscriber saw them."""
+async def transcribe_live(floor: "Floor", clip, language=None, speed=0.0, tenant="default",
+                          agent: str | None = None) -> list[dict]:
+    """Stream a clip as a call (the tenant's ingest key) and return every event of the call, as the
+    tenant's supervisor saw them."""
     call_id = new_call_id("asr")
-    collector = asyncio.ensure_future(collect_when_started(ws_base, call_id))
-    await stream_audio(decode_file(clip), f"{ws_base}/v1/calls/{call_id}/audio", speed=speed, language=language,
-                       tenant=tenant)
+    collector = asyncio.ensure_future(collect_when_started(floor.ws_base, call_id,
+                                                           token=floor.token("supervisor", tenant)))
+    await stream_audio(decode_file(clip), f"{floor.ws_base}/v1/calls/{call_id}/audio", speed=speed,
+                       language=language, api_key=floor.ingest_key(tenant), agent=agent)
     return await asyncio.wait_for(collector, 120)
 
 
-async def collect_when_started(ws_base: str, call_id: str) -> list[dict]:
+async def collect_when_started(ws_base: str, call_id: str, *, token: str) -> list[dict]:
     """All events of a call that may not have started yet (retries until it exists)."""
     for _ in range(200):
-        events = await collect_events(ws_base, call_id)
+        events = await collect_events(ws_base, call_id, token=token)
         if events and events[-1]["type"] != "error":
             return events
         await asyncio.sleep(0.05)
@@ -102,15 +170,18 @@ TELEPHONY_API_KEY = "test-audiohook-key"
 
 class TelephonyServer:
     """A real server with every telephony ingress on: AudioHook key checked, AudioSocket on
-    two ports (customer, agent), a short resume grace so a dropped call's end can be seen."""
+    two ports (customer, agent), a short resume grace so a dropped call's end can be seen.
+    ``token`` reads its calls (the default tenant's supervisor)."""
 
     resume_s = 4.0
 
-    def __init__(self, base_url: str, audiosocket_port: int):
-        self.base_url = base_url
-        self.ws_base = "ws" + base_url[4:]
+    def __init__(self, server: ServerProcess, audiosocket_port: int):
+        self.base_url = server.base_url
+        self.ws_base = "ws" + server.base_url[4:]
         self.audiosocket_port = audiosocket_port
         self.api_key = TELEPHONY_API_KEY
+        self.floor = Floor(server)
+        self.token = self.floor.token("supervisor")
 
 
 def _free_port_pair() -> int:
@@ -135,8 +206,9 @@ def telephony_server(tmp_path_factory) -> TelephonyServer:
            "RAFIQ_AUDIOSOCKET_ROLES": "customer,agent", "RAFIQ_TELEPHONY_RESUME_S": str(TelephonyServer.resume_s),
            "RAFIQ_MAX_CALLS": "0", "RAFIQ_START_TIMEOUT_S": "3",
            "RAFIQ_SEED_KB": "0"}  # transcripts and roles are under test here, not suggestions
-    with ServerProcess(tmp_path_factory.mktemp("rafiq-telephony"), **env) as base_url:
-        yield TelephonyServer(base_url, port)
+    server = ServerProcess(tmp_path_factory.mktemp("rafiq-telephony"), **env)
+    with server:
+        yield TelephonyServer(server, port)
 
 
 def clip_audio(language: str, index: int) -> tuple[np.ndarray, str]:
@@ -161,12 +233,12 @@ def words_heard(reference: str, transcript: str) -> float:
     return sum(w in said for w in expected) / max(1, len(expected))
 
 
-async def wait_for_call_end(base_url: str, call_id: str, timeout: float = 90) -> dict:
+async def wait_for_call_end(base_url: str, call_id: str, timeout: float = 90, *, token: str) -> dict:
     """The call's record once it has ended."""
     import httpx
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(headers=bearer(token)) as client:
         while True:
             response = await client.get(f"{base_url}/v1/calls/{call_id}")
             if response.status_code == 200 and response.json()["status"] == "ended":
@@ -180,9 +252,9 @@ def transcript_of(call: dict, speaker: str) -> str:
     return " ".join(s["text"] for s in call["segments"] if s["speaker"] == speaker)
 
 
-async def recorded_events(ws_base: str, call_id: str) -> list[dict]:
+async def recorded_events(ws_base: str, call_id: str, *, token: str) -> list[dict]:
     """The whole record of an ended call, as a late subscriber receives it."""
-    return await collect_events(ws_base, call_id, timeout=30)
+    return await collect_events(ws_base, call_id, timeout=30, token=token)
 
 
 def assert_one_continuous_call(events: list[dict]) -> None:
