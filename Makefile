@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	$(BIN)/rafiq prepare
 
+# The demo floor: agent, supervisor, trainer and admin accounts with random passwords, printed once
+# at the first start (RAFIQ_DEMO_ACCOUNTS=0 to skip them).
 run: setup
-	@echo "Rafiq: the agent panel will be at http://$${RAFIQ_HOST:-127.0.0.1}:$${RAFIQ_PORT:-8000}/ (click 'Play demo call')"
-	$(BIN)/rafiq serve
+	@echo "Rafiq: sign in at http://$${RAFIQ_HOST:-127.0.0.1}:$${RAFIQ_PORT:-8000}/login with a demo account printed below at first start"
+	@echo "       (as 'agent', click 'Play demo call'; forgot a password: .venv/bin/rafiq users passwd NAME)"
+	RAFIQ_DEMO_ACCOUNTS=$${RAFIQ_DEMO_ACCOUNTS:-1} $(BIN)/rafiq serve
 
 test: setup
 	@url=$$(scripts/test-services.sh) && \

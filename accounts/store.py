@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from knowledge_base.db import UtcDateTime, ensure_schema
+from storage import UtcDateTime, ensure_schema
 
 from .models import HUMAN_ROLES, ROLES, ApiKey, Principal, TenantSettings, User
 

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import datetime, timezone
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName",
                                                                            "color_message"}
+
+
+# Query parameters whose values never reach a log line: credentials, and free text that may hold
+# a customer's personal data (a knowledge-base search is often a customer's own words).
+_SECRET_QUERY = re.compile(r"(?<=[?&])(access_token|token|api_key|key|q|text)=[^&\s\"']*", re.IGNORECASE)
+
+
+class MaskQueryFilter(logging.Filter):
+    """Masks secret and free-text query parameters in the access and WebSocket lines the server
+    logs (``GET /v1/kb/search?q=***``, ``WebSocket /v1/…?access_token=***``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _SECRET_QUERY.sub(lambda m: f"{m.group(1)}=***", message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,6 +56,7 @@ class TextFormatter(logging.Formatter):
 def setup_logging(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(MaskQueryFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

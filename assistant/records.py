@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from knowledge_base.db import UtcDateTime, ensure_schema
+from storage import UtcDateTime, ensure_schema
 
 metadata = sa.MetaData()
 

@@ -222,6 +222,9 @@ class CallRegistry:
         self.max_calls = max_calls
         self.resume_grace_s = resume_grace_s
         self.live: dict[str, CallSession] = {}
+        # Agents named for calls that have not started yet (a PBX whose protocol carries no agent,
+        # e.g. AudioSocket, announces them first): call id → (tenant, agent, monotonic deadline).
+        self._pending_agents: dict[str, tuple[str, str, float]] = {}
         self._seq: dict[str, int] = {}
         self._write_lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
@@ -247,8 +250,21 @@ class CallRegistry:
         # Serialised: the two AudioSocket directions of a call arrive together, and both must not
         # find it missing and create it twice.
         async with self._open_lock:
-            return await self._open(call_id, tenant, roles, language, list(feeds or roles), resumable, source,
-                                    agent or (source or {}).get("agent"))
+            agent = agent or (source or {}).get("agent") or self._pending_agent(call_id, tenant)
+            return await self._open(call_id, tenant, roles, language, list(feeds or roles), resumable, source, agent)
+
+    PENDING_AGENT_S = 300.0  # how long an agent named before the call starts waits for it
+
+    def _pending_agent(self, call_id: str, tenant: str) -> str | None:
+        now = asyncio.get_running_loop().time()
+        for key, (_, _, deadline) in list(self._pending_agents.items()):
+            if deadline < now:
+                del self._pending_agents[key]
+        pending = self._pending_agents.get(call_id)
+        if pending is None or pending[0] != tenant:
+            return None
+        del self._pending_agents[call_id]
+        return pending[1]
 
     async def _open(self, call_id: str, tenant: str, roles: list[str], language: str | None, feeds: list[str],
                     resumable: bool, source: dict[str, Any] | None, agent: str | None) -> Attachment:
@@ -304,6 +320,14 @@ class CallRegistry:
     def live_calls_of(self, tenant: str, agent: str) -> list[dict[str, Any]]:
         return [{"call_id": s.call_id, "started_at": iso(s.started_at)} for s in self.live.values()
                 if s.tenant == tenant and s.agent == agent and not s.finishing]
+
+    def expect_agent(self, call_id: str, tenant: str, agent: str) -> None:
+        """Name the agent of a call that has not started yet: it is theirs when it starts (within
+        ``PENDING_AGENT_S``) in ``tenant``."""
+        if not CALL_ID_PATTERN.match(call_id):
+            raise CallError("bad_call_id", "call_id must be 1-128 letters, digits, '.', '_', ':' or '-'")
+        deadline = asyncio.get_running_loop().time() + self.PENDING_AGENT_S
+        self._pending_agents[call_id] = (tenant, agent, deadline)
 
     async def assign_agent(self, call_id: str, agent: str | None) -> None:
         """Give a call to an agent (a PBX whose protocol carries no agent, e.g. AudioSocket, or a

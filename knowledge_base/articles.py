@@ -13,7 +13,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, Field, field_validator
 
-from .db import UtcDateTime, ensure_schema
+from storage import UtcDateTime, ensure_schema
 
 LANGUAGES = ("fr", "ar", "es", "en", "pt")
 Status = Literal["draft", "in_review", "published", "archived"]

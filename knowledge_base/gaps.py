@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from .articles import Article, ArticleIn, metadata
-from .db import UtcDateTime
+from storage import UtcDateTime
 from .service import KnowledgeBase, WorkflowError
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from knowledge_base.db import UtcDateTime, ensure_schema
+from storage import UtcDateTime, ensure_schema
 
 GENESIS_HASH = "0" * 64
 FIELDS = ("id", "at", "tenant", "actor", "action", "target", "outcome", "ip", "detail", "prev_hash", "hash")

@@ -8,6 +8,7 @@ import logging
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from accounts import Principal
@@ -255,10 +256,18 @@ class AgentIn(BaseModel):
 
 
 @router.put("/v1/calls/{call_id}/agent")
-async def assign_agent(request: Request, call_id: str, body: AgentIn, caller: Caller) -> dict:
-    """Give the call to an agent (e.g. from the PBX when its protocol carries no agent id)."""
+async def assign_agent(request: Request, call_id: str, body: AgentIn, caller: Caller) -> JSONResponse:
+    """Give the call to an agent: from the PBX when its protocol carries no agent id (Asterisk
+    AudioSocket: the dialplan names the agent for the call's UUID before ``AudioSocket()`` runs,
+    answered 202 and applied when the call starts), or a transfer of a live or past call (200)."""
     svc = services(request)
     call = await asyncio.to_thread(svc.records.get, call_id)
+    if call is None and body.agent is not None and call_id not in svc.calls.live:
+        try:
+            svc.calls.expect_agent(call_id, caller.tenant, body.agent)
+        except CallError as exc:
+            raise HTTPException(422, {"code": exc.code, "message": exc.message}) from None
+        return JSONResponse({"call_id": call_id, "agent": body.agent, "status": "pending"}, status_code=202)
     if call is None or call["tenant"] != caller.tenant:
         raise _unknown_call(call_id)
     if not caller.has("admin", "ingest") and not may_see(caller, call):  # a supervisor outside their team
@@ -267,7 +276,7 @@ async def assign_agent(request: Request, call_id: str, body: AgentIn, caller: Ca
         await svc.calls.assign_agent(call_id, body.agent)
     except CallError as exc:
         raise HTTPException(404, {"code": exc.code, "message": exc.message}) from None
-    return await asyncio.to_thread(svc.records.get, call_id)
+    return JSONResponse(await asyncio.to_thread(svc.records.get, call_id))
 
 
 class FeedbackIn(BaseModel):
