@@ -27,19 +27,31 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _follow_events(url: str, call_id: str, token: str) -> None:
+async def _follow_events(url: str, call_id: str, token: str, wait_s: float = 30) -> None:
+    """Print the call's transcript and suggestions until it ends; the call may not exist yet
+    when this starts (its stream is still connecting): asked again until ``wait_s``."""
     headers = {"Authorization": f"Bearer {token}"}
-    async with websockets.connect(f"{url}/v1/calls/{call_id}/events", additional_headers=headers) as ws:
-        async for message in ws:
-            event = json.loads(message)
-            kind = event.get("type")
-            if kind == "transcript.final":
-                print(f"[{event['start']:7.2f}-{event['end']:7.2f}] {event['speaker']:<8} ({event['language']}) {event['text']}")
-            elif kind == "suggestion":
-                best = event["sources"][0]
-                print(f"    -> suggestion from {best['title']!r} (score {best['score']:.2f})")
-            elif kind == "call.ended":
-                return
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while True:
+        async with websockets.connect(f"{url}/v1/calls/{call_id}/events", additional_headers=headers) as ws:
+            async for message in ws:
+                event = json.loads(message)
+                kind = event.get("type")
+                if kind == "transcript.final":
+                    print(f"[{event['start']:7.2f}-{event['end']:7.2f}] {event['speaker']:<8} ({event['language']}) {event['text']}")
+                elif kind == "suggestion":
+                    best = event["sources"][0]
+                    print(f"    -> suggestion from {best['title']!r} (score {best['score']:.2f})")
+                elif kind == "call.ended":
+                    return
+                elif kind == "error":
+                    if event.get("code") != "unknown_call" or asyncio.get_running_loop().time() > deadline:
+                        print(f"cannot follow the call: {event.get('code')}: {event.get('message')}", file=sys.stderr)
+                        return
+                    break
+            else:
+                return  # the server closed the socket
+        await asyncio.sleep(0.1)
 
 
 async def _simulate_async(args: argparse.Namespace) -> int:

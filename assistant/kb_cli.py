@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -17,8 +18,9 @@ def add_parser(sub) -> None:
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--url", default="http://127.0.0.1:8000")
-        parser.add_argument("--tenant", default="default")
-        parser.add_argument("--user", default="cli", help="recorded as the author of the versions")
+        parser.add_argument("--token", default=os.environ.get("RAFIQ_TOKEN", ""),
+                            help="a trainer's access token (POST /v1/auth/token; default RAFIQ_TOKEN): "
+                                 "their tenant is used and they are the author of the versions")
 
     importer = kb_sub.add_parser("import", help="a .jsonl or .csv file, a Markdown file, or a folder of Markdown files")
     importer.add_argument("path")
@@ -34,7 +36,7 @@ def add_parser(sub) -> None:
 
 
 def _headers(args: argparse.Namespace) -> dict[str, str]:
-    return {"X-Rafiq-Role": "trainer", "X-Rafiq-User": args.user}
+    return {"Authorization": f"Bearer {args.token}"} if args.token else {}
 
 
 def _zip_folder(folder: Path) -> bytes:
@@ -53,7 +55,7 @@ def _import(args: argparse.Namespace) -> int:
     name, content = (f"{path.name}.zip", _zip_folder(path)) if path.is_dir() else (path.name, path.read_bytes())
     try:
         response = httpx.post(f"{args.url.rstrip('/')}/v1/kb/import", headers=_headers(args),
-                              params={"tenant": args.tenant, "publish": str(args.publish).lower(), "wait": "true"},
+                              params={"publish": str(args.publish).lower(), "wait": "true"},
                               files={"file": (name, content)}, timeout=3600)
     except httpx.HTTPError as exc:
         print(f"cannot reach {args.url}: {exc}", file=sys.stderr)
@@ -81,7 +83,7 @@ def _export(args: argparse.Namespace) -> int:
         return 2
     try:
         response = httpx.get(f"{args.url.rstrip('/')}/v1/kb/export", headers=_headers(args),
-                             params={"tenant": args.tenant, "format": args.format}, timeout=600)
+                             params={"format": args.format}, timeout=600)
     except httpx.HTTPError as exc:
         print(f"cannot reach {args.url}: {exc}", file=sys.stderr)
         return 1

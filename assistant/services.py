@@ -14,6 +14,7 @@ from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
 from knowledge_base.imports import ImportJobs, load_seed
 from knowledge_base.service import KnowledgeBase
+from privacy import KINDS
 from retrieval.embeddings import UsemEmbeddings
 from retrieval.index import PassageIndex
 from security.audit import AuditLog
@@ -74,8 +75,17 @@ def call_limit(configured: int, device: str) -> int:
     return (os.cpu_count() or 1) if device == "cpu" else 0
 
 
+def default_redaction(settings: Settings) -> list[str]:
+    """RAFIQ_REDACT: the kinds redacted for a tenant without its own setting ("none" for none)."""
+    kinds = [] if [k.lower() for k in settings.redact] == ["none"] else list(settings.redact)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise ValueError(f"RAFIQ_REDACT: unknown kinds {unknown}; known: {', '.join(KINDS)} (or none)")
+    return kinds
+
+
 def open_accounts(settings: Settings, db: sa.Engine | None = None) -> AccountStore:
-    return AccountStore(db or create_engine(settings), default_redact=settings.redact,
+    return AccountStore(db or create_engine(settings), default_redact=default_redaction(settings),
                         default_retention_days=settings.retention_days)
 
 

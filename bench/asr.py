@@ -3,6 +3,7 @@ concurrent real-time calls one process sustains.
 
     .venv/bin/python bench/asr.py                      # the full table (about 15 minutes on 2 cores)
     .venv/bin/python bench/asr.py --languages fr,en --max-calls 4
+    .venv/bin/python bench/asr.py --languages fr --conditions pcm16k --clips 1 --max-calls 1   # a quick check
     RAFIQ_ASR_MODEL=/path/to/model .venv/bin/python bench/asr.py   # another faster-whisper model
 
 Offline: each FLEURS clip decoded whole by the same engine (beam 5). Streaming: the clip played
@@ -28,7 +29,7 @@ import numpy as np
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from latency import CONDITIONS, FLEURS, REPO, percentile, run_clip  # noqa: E402
+from latency import CONDITIONS, REPO, Credentials, bench_credentials, fleurs_clips, percentile, run_clip  # noqa: E402
 
 from assistant.config import Settings  # noqa: E402
 from assistant.launcher import ServerProcess  # noqa: E402
@@ -63,14 +64,14 @@ def offline_wer(clips: list[tuple[Path, str]]) -> dict[tuple[str, str], float]:
     return {key: statistics.mean(values) for key, values in scores.items()}
 
 
-async def concurrency(base: str, clips: list[tuple[Path, str]], max_calls: int) -> list[dict]:
+async def concurrency(base: str, creds: Credentials, clips: list[tuple[Path, str]], max_calls: int) -> list[dict]:
     levels = []
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=creds.headers) as http:
         for calls in range(1, max_calls + 1):
             chosen = [clips[i % len(clips)] for i in range(calls)]
             before = (await http.get("/v1/metrics")).json()
             started = time.monotonic()
-            results = await asyncio.gather(*(run_clip(base, clip, reference, "pcm_s16le", 16000)
+            results = await asyncio.gather(*(run_clip(base, creds, clip, reference, "pcm_s16le", 16000)
                                              for clip, reference in chosen))
             wall = time.monotonic() - started
             after = (await http.get("/v1/metrics")).json()
@@ -87,14 +88,14 @@ async def concurrency(base: str, clips: list[tuple[Path, str]], max_calls: int) 
     return levels
 
 
-async def streaming(base: str, clips: list[tuple[Path, str]], conditions: list[str]) -> list[dict]:
+async def streaming(base: str, creds: Credentials, clips: list[tuple[Path, str]], conditions: list[str]) -> list[dict]:
     rows = []
     for condition in conditions:
         encoding, rate = CONDITIONS[condition]
         for number, (clip, reference) in enumerate(clips, 1):
-            async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            async with httpx.AsyncClient(base_url=base, timeout=60, headers=creds.headers) as http:
                 before = (await http.get("/v1/metrics")).json()
-                result = await run_clip(base, clip, reference, encoding, rate)
+                result = await run_clip(base, creds, clip, reference, encoding, rate)
                 after = (await http.get("/v1/metrics")).json()
             result.update(condition=condition, language=clip.stem.split("-")[1],
                           asr_seconds=after["asr_busy_seconds"] - before["asr_busy_seconds"])
@@ -108,17 +109,19 @@ def main() -> None:
     parser.add_argument("--languages", default="fr,es,en,pt")
     parser.add_argument("--conditions", default="pcm16k,mulaw8k")
     parser.add_argument("--max-calls", type=int, default=8)
+    parser.add_argument("--clips", type=int, default=None, help="the first N clips of each language (default all)")
     args = parser.parse_args()
     languages, conditions = args.languages.split(","), args.conditions.split(",")
-    clips = [(p, p.with_suffix(".txt").read_text(encoding="utf-8").strip())
-             for lang in languages for p in sorted(FLEURS.glob(f"fleurs-{lang}-*.ogg"))]
+    clips = fleurs_clips(languages, args.clips)
     offline = offline_wer(clips)
     with tempfile.TemporaryDirectory() as tmp:
         print("starting a Rafiq server…", flush=True)
         env = {"RAFIQ_SEED_KB": "0", "RAFIQ_LOG_LEVEL": "WARNING", "RAFIQ_MAX_CALLS": "0"}
-        with ServerProcess(Path(tmp), **env) as base:
-            rows = asyncio.run(streaming(base, clips, conditions))
-            levels = asyncio.run(concurrency(base, clips, args.max_calls))
+        server = ServerProcess(Path(tmp), **env)
+        with server as base:
+            creds = bench_credentials(server)
+            rows = asyncio.run(streaming(base, creds, clips, conditions))
+            levels = asyncio.run(concurrency(base, creds, clips, args.max_calls))
 
     print(f"\nmodel: {os.environ.get('RAFIQ_ASR_MODEL', 'base')}, {os.cpu_count()} CPU cores, repo {REPO.name}")
     print(f"{'condition':<9} {'lang':<5} {'offline WER':>11} {'stream WER':>10} {'ratio':>6} "

@@ -7,7 +7,13 @@ WER of the finals, and the ASR real-time factor.
 
     .venv/bin/python bench/latency.py                 # all 20 clips, both conditions
     .venv/bin/python bench/latency.py --languages fr,es --conditions pcm16k
-    .venv/bin/python bench/latency.py --url http://127.0.0.1:8000   # an already running server
+    .venv/bin/python bench/latency.py --languages fr --conditions pcm16k --clips 1   # a quick check
+    .venv/bin/python bench/latency.py --url http://127.0.0.1:8000 --token T --ingest-key K  # a running server
+
+The server it starts gets a user ``bench`` (trainer and supervisor: it writes the articles, reads the
+events and the metrics) and an ingest API key, both in tenant ``bench``. On a running server, give
+such a user's token (``rafiq users add bench --roles trainer,supervisor --tenant bench``, then
+POST /v1/auth/token) and an ingest key of the same tenant (``rafiq apikeys create --tenant bench``).
 """
 
 from __future__ import annotations
@@ -15,11 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import secrets
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,6 +48,31 @@ FLEURS = REPO.parent / "shared" / "data" / "speech" / "fleurs"
 CONDITIONS = {"pcm16k": ("pcm_s16le", 16000), "mulaw8k": ("pcm_mulaw", 8000)}
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What the bench signs in with: ``token`` of a user with the trainer and supervisor roles (no
+    team), ``ingest_key`` an ingest API key of the same tenant."""
+
+    token: str
+    ingest_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def bench_credentials(server: ServerProcess, tenant: str = "bench") -> Credentials:
+    """A user ``bench`` and an ingest key in ``tenant`` of a server this bench started."""
+    accounts = server.accounts()
+    try:
+        password = secrets.token_urlsafe(16)
+        accounts.add_user("bench", password, ["trainer", "supervisor"], tenant, display_name="Benchmark")
+        key, _ = accounts.create_api_key(tenant, "bench")
+    finally:
+        accounts.engine.dispose()
+    return Credentials(token=server.token("bench", password), ingest_key=key)
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
@@ -49,7 +83,8 @@ def speech_ends(audio: np.ndarray) -> list[float]:
     return [span["end"] / TARGET_RATE for span in spans]
 
 
-async def run_clip(base: str, clip: Path, reference: str, encoding: str, sample_rate: int) -> dict:
+async def run_clip(base: str, creds: Credentials, clip: Path, reference: str, encoding: str,
+                   sample_rate: int) -> dict:
     ws_base = "ws" + base[4:]
     call_id = f"bench-{clip.stem}-{uuid.uuid4().hex[:6]}"
     audio = decode_file(clip)
@@ -63,7 +98,8 @@ async def run_clip(base: str, clip: Path, reference: str, encoding: str, sample_
     async def follow() -> None:
         for _ in range(100):
             try:
-                async with websockets.connect(f"{ws_base}/v1/calls/{call_id}/events") as ws:
+                async with websockets.connect(f"{ws_base}/v1/calls/{call_id}/events",
+                                              additional_headers=creds.headers) as ws:
                     async for message in ws:
                         event = json.loads(message)
                         if event["type"] == "error":
@@ -75,8 +111,8 @@ async def run_clip(base: str, clip: Path, reference: str, encoding: str, sample_
                 await asyncio.sleep(0.05)  # the call does not exist until the stream starts
 
     follower = asyncio.ensure_future(follow())
-    await stream_audio(audio, f"{ws_base}/v1/calls/{call_id}/audio", roles=["customer"], speed=1.0, tenant="bench",
-                       encoding=encoding, sample_rate=sample_rate, on_frame=on_frame)
+    await stream_audio(audio, f"{ws_base}/v1/calls/{call_id}/audio", roles=["customer"], speed=1.0,
+                       encoding=encoding, sample_rate=sample_rate, on_frame=on_frame, api_key=creds.ingest_key)
     await asyncio.wait_for(follower, 120)
 
     def wall_time_of(audio_seconds: float) -> float:
@@ -102,22 +138,27 @@ async def run_clip(base: str, clip: Path, reference: str, encoding: str, sample_
             "suggested": bool(suggestions)}
 
 
-async def bench(base: str, languages: list[str], conditions: list[str]) -> None:
-    clips = [(p, p.with_suffix(".txt").read_text(encoding="utf-8").strip())
-             for lang in languages for p in sorted(FLEURS.glob(f"fleurs-{lang}-*.ogg"))]
-    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+def fleurs_clips(languages: list[str], per_language: int | None = None) -> list[tuple[Path, str]]:
+    """(clip, reference) of each language, the first ``per_language`` of each (default all)."""
+    return [(p, p.with_suffix(".txt").read_text(encoding="utf-8").strip())
+            for lang in languages for p in sorted(FLEURS.glob(f"fleurs-{lang}-*.ogg"))[:per_language]]
+
+
+async def bench(base: str, creds: Credentials, languages: list[str], conditions: list[str],
+                per_language: int | None = None) -> None:
+    clips = fleurs_clips(languages, per_language)
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=creds.headers) as http:
         for clip, reference in clips:  # an article that answers each clip, so each earns a suggestion
             lang = clip.stem.split("-")[1]
             response = await http.post("/v1/kb/articles", json={
-                "title": reference[:60], "body": reference, "language": lang, "tenant": "bench",
-                "publish": True})
+                "title": reference[:60], "body": reference, "language": lang, "publish": True})
             response.raise_for_status()
         rows = []
         for condition in conditions:
             encoding, rate = CONDITIONS[condition]
             for number, (clip, reference) in enumerate(clips, 1):
                 before = (await http.get("/v1/metrics")).json()
-                result = await run_clip(base, clip, reference, encoding, rate)
+                result = await run_clip(base, creds, clip, reference, encoding, rate)
                 after = (await http.get("/v1/metrics")).json()
                 result["asr_seconds"] = after["asr_busy_seconds"] - before["asr_busy_seconds"]
                 result.update(condition=condition, language=clip.stem.split("-")[1], clip=clip.stem)
@@ -149,16 +190,25 @@ def main() -> None:
     parser.add_argument("--url", help="an already running server (default: start one)")
     parser.add_argument("--languages", default="fr,es,en,pt")
     parser.add_argument("--conditions", default="pcm16k,mulaw8k")
+    parser.add_argument("--clips", type=int, default=None, help="the first N clips of each language (default all)")
+    parser.add_argument("--token", default=os.environ.get("RAFIQ_TOKEN", ""),
+                        help="with --url: a trainer+supervisor user's access token (default RAFIQ_TOKEN)")
+    parser.add_argument("--ingest-key", default=os.environ.get("RAFIQ_INGEST_KEY", ""),
+                        help="with --url: an ingest API key of that user's tenant (default RAFIQ_INGEST_KEY)")
     args = parser.parse_args()
     languages = args.languages.split(",")
     conditions = args.conditions.split(",")
     if args.url:
-        asyncio.run(bench(args.url.rstrip("/"), languages, conditions))
+        if not (args.token and args.ingest_key):
+            parser.error("--url needs --token and --ingest-key (or RAFIQ_TOKEN and RAFIQ_INGEST_KEY)")
+        creds = Credentials(token=args.token, ingest_key=args.ingest_key)
+        asyncio.run(bench(args.url.rstrip("/"), creds, languages, conditions, args.clips))
         return
     with tempfile.TemporaryDirectory() as tmp:
         print("starting a Rafiq server…", flush=True)
-        with ServerProcess(Path(tmp), RAFIQ_SEED_KB="0", RAFIQ_LOG_LEVEL="WARNING") as base:
-            asyncio.run(bench(base, languages, conditions))
+        server = ServerProcess(Path(tmp), RAFIQ_SEED_KB="0", RAFIQ_LOG_LEVEL="WARNING")
+        with server as base:
+            asyncio.run(bench(base, bench_credentials(server), languages, conditions, args.clips))
 
 
 if __name__ == "__main__":

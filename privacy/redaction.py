@@ -10,12 +10,22 @@ offsets in the input. Every detector reads that stream:
 * card      13-19 digits, Luhn-valid, covering a whole run of number groups;
 * iban      country code + check digits + BBAN of that country's length, ISO 13616 mod-97 valid;
 * rib       24 digits (bank 3, town 3, account 16, key 2) covering a whole run, key valid;
-* phone     0[5-7] + 8 digits, (+|00)212 [0] [5-7] + 8 digits, or + / 00 then 8-15 digits;
+* phone     0[1-79] + 8 digits (Morocco, France), 07 + 9 (UK), (+|00)212 [0] [5-7] + 8 digits,
+            + / 00 then 8-15 digits; after a phone word only, 9 digits without the 0 (Spain,
+            Portugal) or a country code without "+"; never right after an order/product word;
+            a self-correction ("douze, non pardon, zéro six treize ...") restarts the number;
 * cin       1-2 letters then 1-6 digits: the compact shape "BK123456" (or uppercase letters +
-            one 5-6 digit token) alone, any other form only after an ID-card phrase;
+            one 5-6 digit token) alone, any other form ("B comme Bernard, K, 45 21 18") only
+            near an ID-card phrase (before, or just after); never an amount ("B 45000 dirhams");
 * email     written addresses, and spoken ones ("x point y arobase gmail point com");
 * birth_date a date (or a year) right after a birth phrase ("né le", "date of birth",
-            "nacido el", "data de nascimento", "تاريخ الازدياد", "مزداد ف" ...).
+            "nacido el", "data de nascimento", "تاريخ الازدياد", "مزداد ف" ...), or right before
+            one that names it ("3-3-87, esa es mi fecha de nacimiento"); two-digit years
+            ("le trois mars quatre-vingt-sept", "del noventa") only after a day and a month.
+
+Hesitations and corrections ("euh", "eh", "yaani", "wakha", "non pardon", "sorry") and pauses
+(",", "...") do not end a number: "06 12 34, euh, 56 78" is one phone, "4194 8757, eh, 4911
+8629" one card, "W, quatre cent douze, trois cent quatre" one CIN after "CIN".
 
 Overlaps are settled by length: the longer span wins (a 24-digit RIB is never also a card, an
 IBAN is never also a RIB), then by the order of KINDS. Pure Python, no I/O.
@@ -130,19 +140,35 @@ _NUM = {
                "خمسين=50 خمسون=50 ستين=60 ستون=60 سبعين=70 سبعون=70 ثمانين=80 تمانين=80 "
                "ثمانون=80 تسعين=90 تسعون=90", "tens"),
         **_lex("مية=100 مائة=100 مئة=100 مياة=100", "hundred"),
-        **_lex("ميتين=200 مئتين=200 مائتين=200", "hundreds"),
+        **_lex("ميتين=200 مئتين=200 مائتين=200 تلتمية=300 ثلاثمائة=300 ثلاثمية=300 ربعمية=400 "
+               "أربعمائة=400 اربعمائة=400 خمسمية=500 خمسمائة=500 ستمية=600 ستمائة=600 "
+               "سبعمية=700 سبعمائة=700 تمنمية=800 ثمانمائة=800 تسعمية=900 تسعمائة=900", "hundreds"),
+        # ordinals (dates: "الخامس من مايو"); ambiguous, never the start of a long number
+        **_lex("الأول=1 الاول=1 الثاني=2 الثالث=3 الرابع=4 الخامس=5 السادس=6 السابع=7 "
+               "الثامن=8 التاسع=9", "unit"),
+        **_lex("العاشر=10", "teen"),
         **_lex("ألف=1000 الف=1000 آلاف=1000", "thousand"),
+    },
+    # French number words as Darija speakers' transcripts write them in Arabic script
+    "ar_fr": {
+        **_lex("زيرو=0 زيغو=0", "zero"),
+        **_lex("اون=1 أون=1 آن=1 دو=2 دوه=2 تروا=3 كاتر=4 كاتغ=4 سانك=5 سيس=6 سيت=7 ويت=8 "
+               "نوف=9", "unit"),
+        **_lex("ديس=10 اونز=11 أونز=11 دوز=12 تريز=13 كاتورز=14 كانز=15 سيز=16", "teen"),
+        **_lex("فان=20 ترانت=30 كارانت=40 سانكانت=50 سواسانت=60", "tens"),
     },
 }
 # Words that are numbers only sometimes (articles, "oh", "first"...): kept in the stream as
 # numbers but never allowed to start a run that must be read as a whole.
 _AMBIGUOUS = {"un", "une", "uno", "una", "um", "uma", "oh", "o", "one", "واحد", "واحدة",
-              "second", "premier", "première", "first", "primero", "primeiro", "mil", "six"}
+              "second", "premier", "première", "first", "primero", "primeiro", "mil", "six",
+              "الأول", "الاول", "الثاني", "الثالث", "الرابع", "الخامس", "السادس", "السابع",
+              "الثامن", "التاسع", "العاشر", "اون", "أون", "آن", "دو", "دوه"}
 _AMBIGUOUS.discard("six")
 _JOIN = {"et", "and", "y", "e", "و"}
 _PLUS_WORDS = {"plus", "más", "mas", "mais", "زائد", "زايد"}
 # Languages whose number words each transcript language may use (Darija speakers mix French).
-_LANG_NUMS = {"fr": ("fr",), "en": ("en",), "es": ("es",), "pt": ("pt",), "ar": ("ar", "fr")}
+_LANG_NUMS = {"fr": ("fr",), "en": ("en",), "es": ("es",), "pt": ("pt",), "ar": ("ar", "fr", "ar_fr")}
 
 
 def _number_lexicon(langs: tuple[str, ...]) -> dict[str, tuple[int, str]]:
@@ -153,7 +179,7 @@ def _number_lexicon(langs: tuple[str, ...]) -> dict[str, tuple[int, str]]:
 
 
 _LEXICONS = {lang: _number_lexicon(langs) for lang, langs in _LANG_NUMS.items()}
-_LEXICONS[None] = _number_lexicon(("en", "es", "pt", "ar", "fr"))
+_LEXICONS[None] = _number_lexicon(("en", "es", "pt", "ar", "fr", "ar_fr"))
 
 _MONTHS = {}
 for _i, _names in enumerate((
@@ -189,9 +215,23 @@ _LETTER_NAMES = {
 # Single lowercase letters that are ordinary words.
 _WORD_LETTERS = {"a", "à", "e", "é", "o", "y", "i", "u", "l", "d", "s", "c", "n", "t", "m", "j", "ó"}
 
+# Hesitations and self-corrections a speaker drops inside a number or between a phrase and its
+# value ("zéro six euh douze", "4194 8757, eh, 4911 8629"): they do not end a number. The
+# correction words also let a number restart ("douze, non pardon, zéro six treize ...").
+_CORRECTIONS = {"non", "pardon", "sorry", "no", "não", "nao", "perdón", "perdon", "perdão",
+                "desculpe", "disculpe", "لا", "سمح", "سمحلي", "سمحيلي", "سمحي", "smeh", "smehli"}
+_FILLERS = _CORRECTIONS | {
+    "euh", "euhh", "heu", "eh", "ehh", "uh", "uhh", "um", "umm", "hum", "humm", "hmm", "mmm",
+    "ah", "bon", "ben", "alors", "donc", "attendez", "attends", "wait", "espera", "espere",
+    "espérate", "pues", "bueno", "tipo", "pronto", "yaani", "ya3ni", "yani", "wakha", "waha",
+    "يعني", "واخا", "اه", "آه", "إيه", "ايه", "أه", "ليا", "hein", "quoi", "like", "okay", "ok",
+    "vale", "oui", "yes", "sí", "si", "sim", "wah", "واه", "إوا", "ايوا", "أيوا",
+}
+_CURRENCY = {"dirhams", "dirham", "dh", "dhs", "mad", "درهم", "دراهم", "euros", "euro", "eur", "€",
+             "dollars", "dollar", "$", "pounds", "£", "dólares", "reais", "francs", "ريال", "centimes"}
 _DOT_WORDS = {"point", "dot", "punto", "ponto", "نقطة", "بوان", "."}
 _LOCAL_SEPS = _DOT_WORDS | {"tiret", "underscore", "dash", "hyphen", "guion", "guión", "hífen",
-                            "-", "_"}
+                            "hifen", "traço", "traco", "تيري", "أندرسكور", "اندرسكور", "-", "_"}
 _AT_WORDS = {"arobase", "arobas", "at", "arroba", "آت", "أت", "ات", "@"}
 _TLDS = {"com", "net", "org", "fr", "ma", "es", "pt", "be", "ca", "uk", "de", "io", "co", "eu",
          "info", "edu", "gov", "br", "ch", "us", "it", "nl", "كوم", "نت"}
@@ -200,7 +240,7 @@ _LOCAL_STOP = {"is", "it's", "its", "es", "est", "é", "c'est", "email", "mail",
                "ديالي", "look", "him", "her", "them", "us", "you", "arrive", "para", "en", "em"}
 
 _CIN_CONTEXT = re.compile(
-    r"\bcin\b|carte\s+(?:nationale|d['’ ]?\s*identit)|pi[èe]ce\s+d['’ ]?\s*identit|identit[éy]|"
+    r"\bcin\b|carte\s+(?:nationale|d['’ ]?\s*identit)|pi[èe]ce\s+d['’ ]?\s*identit|identi(?:t[éy]|dad|dade)|"
     r"\bid\b|\bdni\b|carn[eé]t|documento\s+de\s+identidad|c[ée]dula|tarjeta\s+(?:nacional|de\s+identidad)|"
     r"cart[ãa]o\s+(?:de\s+identidade|de\s+cidad[ãa]o|nacional)|bilhete\s+de\s+identidade|"
     r"لاكارط|الكارط|البطاقة\s+الوطنية|بطاقة\s+التعريف|رقم\s+البطاقة|البطاقة|ناسيونال",
@@ -209,7 +249,12 @@ _CIN_CONTEXT = re.compile(
 _PRODUCT_CONTEXT = re.compile(
     r"\b(?:r[ée]f|r[ée]f[ée]rence|referencia|refer[êe]ncia|code|c[óo]digo|sku|produit|product|"
     r"producto|produto|mod[èe]le|model|modelo|commande|order|pedido|encomenda|colis|ticket|"
-    r"facture|invoice|serial|s[ée]rie|sn|vol|flight|vuelo|voo)\b",
+    r"facture|invoice|serial|s[ée]rie|sn|vol|flight|vuelo|voo|contrat|contract|contrato|dossier|"
+    r"suivi|tracking|parcel|package|env[íi]o|remessa|fatura|factura|incidencia|incid[êe]ncia|"
+    r"r[ée]clamation|claim|reclamaci[óo]n|reclama[çc][ãa]o|multibanco|entidade|expediente|"
+    r"processo|case)\b|"
+    r"(?:الكود|كود|المنتوج|منتوج|الكوموند|كوموند|الفاتورة|فاتورة|العقد|الطلبية|طلبية|الكولي|"
+    r"كولي|التيكيت|تيكيت|الدوسي|دوسي|المرجع|الريفيرونس|رقم\s+الطلب)",
     re.IGNORECASE,
 )
 _BIRTH = re.compile(
@@ -233,7 +278,7 @@ _IBAN_LENGTHS = {
     "QA": 29, "TR": 26, "SE": 24, "NO": 15, "DK": 18, "FI": 18, "PL": 28, "MC": 27, "MR": 27,
     "SN": 28, "CI": 28, "GR": 27, "RO": 24, "CZ": 24, "HU": 28, "LB": 28, "JO": 30, "KW": 30,
 }
-_SEPARATORS = {"-", ".", "/", ",", "(", ")", ":"}
+_SEPARATORS = {"-", ".", "/", ",", "،", "(", ")", ":", "…"}
 
 # --------------------------------------------------------------------------- checksums
 
@@ -263,7 +308,7 @@ def _rib_ok(d: str) -> bool:
 
 # --------------------------------------------------------------------------- units
 
-_NUM_U, _LET_U, _PLUS_U, _PUNCT_U, _WORD_U = range(5)
+_NUM_U, _LET_U, _PLUS_U, _PUNCT_U, _WORD_U, _FILL_U = range(6)
 
 
 class _Unit:
@@ -458,7 +503,7 @@ def _units(text: str, language: str | None) -> list[_Unit]:
             units.append(_Unit(_LET_U, s, e, text=_LETTER_NAMES[low], weak=True))
             i += 1
             continue
-        units.append(_Unit(_WORD_U, s, e, text=low))
+        units.append(_Unit(_FILL_U if low in _FILLERS else _WORD_U, s, e, text=low))
         i += 1
     return units
 
@@ -476,7 +521,10 @@ def _runs(units: list[_Unit]):
                 runs.append(cur)
             cur = [u]
         elif u.kind == _PUNCT_U and u.text in _SEPARATORS:
-            if u.text == "," and cur:
+            if u.text in ",،…" and cur:
+                cur.append(u)
+        elif u.kind == _FILL_U:
+            if cur:
                 cur.append(u)
         else:
             if cur:
@@ -489,11 +537,27 @@ def _runs(units: list[_Unit]):
 
 # --------------------------------------------------------------------------- detectors
 
+# National and international formats accepted wherever the number is not an order/product
+# number: Morocco (0[5-7] + 8), France (0[1-79] + 8), UK mobiles (07 + 9), +212 / 00212, any
+# "+" / "00" number of 8-15 digits.
 _PHONE_PATTERNS = (
-    re.compile(r"0[5-7]\d{8}"),
+    re.compile(r"0[1-79]\d{8}"),
+    re.compile(r"07\d{9}"),
     re.compile(r"(?:\+|00)2120?[5-7]\d{8}"),
     re.compile(r"\+[1-9]\d{7,14}"),
     re.compile(r"00[1-9]\d{7,13}"),
+)
+# Spanish / Portuguese national numbers have no leading 0 ("612 34 56 78", "912 345 678"):
+# 9 digits that an order or a reference number could have, so only after a phone word.
+_PHONE_BARE = re.compile(r"[6-9]\d{8}|2120?[5-7]\d{8}|33[1-79]\d{8}|34[6-9]\d{8}|351[29]\d{8}|"
+                         r"447\d{9}")  # ... and the same with the country code but no "+"
+_PHONE_CONTEXT = re.compile(
+    r"t[ée]l[ée]phone|\bt[ée]l\b|portable|\bfixe\b|joindre|rappel|appel|\bnum[ée]ro\b|"
+    r"phone|mobile|\bcell|\bcall\b|\breach\b|\bnumber\b|"
+    r"tel[ée]fono|m[óo]vil|llam|\bcontacto?\b|telem[óo]vel|telefone|ligue|ligar|"
+    r"n[úu]mero|whatsapp|"
+    r"النمرة|نمرة|الهاتف|الهاتف|التيليفون|تيليفون|عيط|الواتساب",
+    re.IGNORECASE,
 )
 
 
@@ -509,7 +573,7 @@ def _whole_spans(run):
     if len(nums) < len(run):
         piece: list[_Unit] = []
         for u in run + [None]:
-            if u is None or u.kind == _PUNCT_U:
+            if u is None or u.kind in (_PUNCT_U, _FILL_U):
                 if piece and len(piece) < len(nums):
                     spans.append(piece)
                 piece = []
@@ -518,8 +582,72 @@ def _whole_spans(run):
     return spans
 
 
-def _find_numbers(units, want):
+def _context(text):
+    """Positions of phone words and of order/product words, for the context checks."""
+    products = [m.end() for m in _PRODUCT_CONTEXT.finditer(text)]
+    # "numéro" right after "commande" ("el pedido número ...") names the order, not a phone
+    phones = [m.end() for m in _PHONE_CONTEXT.finditer(text)
+              if not any(m.start() - 12 <= q <= m.start() for q in products)]
+    return phones, products
+
+
+def _nearest(positions, start, reach):
+    return max((p for p in positions if start - reach <= p <= start), default=-1)
+
+
+def _phone_match(seq, i, ctx):
+    """Index in seq of the last group of the longest phone number starting at seq[i], or None.
+    National numbers right after an order / product word (closer than any phone word) are not
+    phones; bare 9-digit numbers need a phone word near them."""
+    u = seq[i]
+    if u.kind == _NUM_U and u.ambiguous and u.digits != "0":
+        return None
+    if u.kind not in (_NUM_U, _PLUS_U):
+        return None
+    phones = products = None  # the context is read only once a number is long enough
+    phone_before = product_before = -1
+    digits = "+" if u.kind == _PLUS_U else ""
+    best = None
+    for j in range(i + (u.kind == _PLUS_U), len(seq)):
+        v = seq[j]
+        if v.kind in (_PUNCT_U, _FILL_U):
+            continue
+        if v.kind != _NUM_U:
+            break
+        digits += v.digits
+        if len(digits) > 16:
+            break
+        if len(digits) < 9:  # no format is shorter
+            continue
+        if phones is None:
+            phones, products = ctx()
+            phone_before = _nearest(phones, u.start, 60)
+            product_before = _nearest(products, u.start, 40)
+            blocked = product_before > phone_before
+        if digits[0] in "+" or digits.startswith("00"):
+            if u.ambiguous and digits.startswith("00"):
+                continue
+            if any(p.fullmatch(digits) for p in _PHONE_PATTERNS[2:]):
+                best = j
+        elif blocked:
+            continue
+        elif any(p.fullmatch(digits) for p in _PHONE_PATTERNS[:2]):
+            best = j
+        elif _PHONE_BARE.fullmatch(digits) and (
+                phone_before >= 0 or any(v.end < p <= v.end + 50 for p in phones)):
+            best = j
+    return best
+
+
+def _find_numbers(units, want, text):
     found = []
+    memo = []
+
+    def ctx():
+        if not memo:
+            memo.append(_context(text))
+        return memo[0]
+
     for run in _runs(units):
         if "card" in want or "rib" in want:
             for span in _whole_spans(run):
@@ -531,19 +659,25 @@ def _find_numbers(units, want):
         if "phone" in want:
             i = 0
             while i < len(run):
-                best = None
-                if run[i].kind == _PLUS_U or (run[i].kind == _NUM_U and not run[i].ambiguous):
-                    digits = "+" if run[i].kind == _PLUS_U else ""
-                    for j in range(i + (run[i].kind == _PLUS_U), len(run)):
-                        if run[j].kind == _PUNCT_U:
+                best = _phone_match(run, i, ctx)
+                corr = next((c for c in range(i + 1, min(len(run), i + 12)) if run[c].kind == _FILL_U
+                             and run[c].text in _CORRECTIONS), None)
+                if corr is not None and (best is None or best > corr) and run[i].kind == _NUM_U:
+                    # a self-correction: the number restarts after "non pardon", or its last
+                    # group before the correction is replaced
+                    after = next((c for c in range(corr + 1, min(len(run), corr + 4))
+                                  if run[c].kind == _NUM_U), None)
+                    before = [c for c in range(i, corr) if run[c].kind == _NUM_U]
+                    if after is not None:
+                        b2 = _phone_match(run, after, ctx)
+                        if b2 is None:
+                            idx = before[:-1] + list(range(after, min(len(run), after + 24)))
+                            b3 = _phone_match([run[c] for c in idx], 0, ctx) if idx else None
+                            b2 = None if b3 is None else idx[b3]
+                        if b2 is not None and run[b2].kind == _NUM_U:
+                            found.append(("phone", run[i].start, run[b2].end))
+                            i = b2 + 1
                             continue
-                        if run[j].kind != _NUM_U:
-                            break
-                        digits += run[j].digits
-                        if len(digits) > 16:
-                            break
-                        if any(p.fullmatch(digits) for p in _PHONE_PATTERNS):
-                            best = j
                 if best is not None and run[best].kind == _NUM_U and (
                         i == 0 or not run[i].digits.startswith("00")):
                     # an international "00..." number starts its run: never read one out of
@@ -566,7 +700,8 @@ def _letters_at(units, i):
             letters += u.text
             strong = strong and not u.weak
             j += 1
-            while j < len(units) and units[j].kind == _PUNCT_U and units[j].text in ".-":
+            while j < len(units) and (units[j].kind == _PUNCT_U and units[j].text in ".-,،"
+                                       or units[j].kind == _FILL_U):
                 j += 1
             if u.compact:
                 break
@@ -631,6 +766,14 @@ def _find_cin(units, text):
             end = units[k].end
             groups += 1
             k += 1
+            # groups read with a pause: "quatre cent douze, trois cent quatre"
+            g = k
+            while g < n and (units[g].kind == _PUNCT_U and units[g].text in ",،-"
+                             or units[g].kind == _FILL_U):
+                g += 1
+            if g > k and g < n and units[g].kind == _NUM_U \
+                    and len(digits) + len(units[g].digits) <= 6 and len(digits) < 5:
+                k = g
         if not digits or (k < n and units[k].kind == _NUM_U):
             i += 1
             continue
@@ -640,14 +783,39 @@ def _find_cin(units, text):
         in_context = any(start - 90 <= c <= start for c in contexts) or any(
             end < c <= end + 40 for c in contexts)
         product = any(start - 40 <= p <= start for p in products)
+        if k < n and units[k].text in _CURRENCY:  # "le plan B 45000 dirhams": an amount
+            i += 1
+            continue
+        paused = any(units[x].kind == _FILL_U or units[x].text in ",،" for x in range(i, j))
         shape = strong and groups == 1 and 5 <= len(digits) <= 6 and not units[j].words \
-            and (u.compact or len(letters) <= 2)
+            and (u.compact or len(letters) <= 2) and not paused
         if (in_context and not product) or (shape and not product):
             found.append(("cin", start, end))
             i = k
             continue
         i += 1
     return found
+
+
+def _local_token(u):
+    return u.kind in (_WORD_U, _NUM_U, _LET_U) and u.text not in _LOCAL_STOP \
+        and u.text not in _AT_WORDS
+
+
+def _local_sep_back(units, x):
+    """Index of the first unit of a separator word ("point", "tiret du bas", "guion bajo")
+    ending at units[x], or None."""
+    if x < 0:
+        return None
+    t = units[x].text
+    if t in ("bas", "bajo", "baixo", "score") and x >= 1:
+        if units[x - 1].text in ("tiret", "guion", "guión", "traço", "under"):
+            return x - 1
+        if t == "bas" and x >= 2 and units[x - 1].text == "du" and units[x - 2].text == "tiret":
+            return x - 2
+    if t in _LOCAL_SEPS:
+        return x
+    return None
 
 
 def _find_emails(units, text):
@@ -676,27 +844,42 @@ def _find_emails(units, text):
         if k < 0 or units[k].kind not in (_WORD_U, _NUM_U, _LET_U) or units[k].text in _LOCAL_STOP:
             continue
         first = k
-        while first - 2 >= 0 and units[first - 1].text in _LOCAL_SEPS \
-                and units[first - 2].kind in (_WORD_U, _NUM_U, _LET_U) \
-                and units[first - 2].text not in _LOCAL_STOP:
-            first -= 2
-        if units[first].kind == _NUM_U and first - 1 >= 0 and units[first - 1].kind == _WORD_U \
-                and units[first - 1].text not in _LOCAL_STOP:
-            first -= 1
+        glued = 0
+        while True:
+            sep = _local_sep_back(units, first - 1)
+            if sep is not None and sep - 1 >= 0 and _local_token(units[sep - 1]):
+                first = sep - 1
+                continue
+            # a number said after a word ("benali 88", "laura noventa"): once per address
+            if not glued and first - 1 >= 0 and _local_token(units[first - 1]) and (
+                    units[first].kind == _NUM_U) != (units[first - 1].kind == _NUM_U):
+                first -= 1
+                glued = 1
+                continue
+            break
         found.append(("email", units[first].start, units[last_ok].end))
     return found
 
 
+# Words allowed between a date and a birth phrase that follows it ("3-3-87, esa es mi fecha de
+# nacimiento", "March 3rd 87, that's my date of birth").
 _DATE_FILLERS = {"le", "la", "el", "em", "en", "in", "on", "the", "dia", "no", "o", "a", "à",
                  "est", "is", "es", "é", "c'est", "c", "'", ":", ",", "-", "of", "de", "del",
                  "do", "da", "في", "ف", "هو", "هي", "نهار", "عام", "سنة", "ديالي", "ديالو",
                  "ديالها", "ديال", "بتاريخ", "يوم", "fi", "was", "i", "am", "je", "suis", "my",
-                 "mon", "ma", "mi", "meu", "minha", "dans", "year", "año", "ano", "année", "annee"}
-_DATE_LINKS = {"de", "del", "of", "/", "-", ".", ","}
+                 "mon", "ma", "mi", "meu", "minha", "dans", "year", "año", "ano", "année", "annee",
+                 "that", "that's", "s", "it", "it's", "this", "esa", "esta", "ésta", "eso", "ça",
+                 "ca", "voilà", "voila", "هادا", "هادي", "هاد", "هذا", "هذه", "essa", "esta", "isso",
+                 "your", "votre", "su", "sua", "ta", "tu", "ton", "."}
+_DATE_LINKS = {"de", "del", "of", "do", "da", "من", "/", "-", ".", ",", "،"}
+# A birth phrase that names the date (it may come after it); "né", "born" come before it.
+_BIRTH_NOUN = re.compile(
+    r"naissance|birth|\bd\.?o\.?b\b|nacimiento|nascimento|تاريخ", re.IGNORECASE)
 
 
-def _year_at(units, k):
-    """A year (4 digits, 1900-2039, from one or two number groups) at units[k]: (year, next)."""
+def _year_at(units, k, short=False):
+    """A year (4 digits, 1900-2039, from one or two number groups) at units[k]: (year, next).
+    With ``short``, a two-digit year ("87", "quatre-vingt-sept") after a day and a month."""
     if k >= len(units) or units[k].kind != _NUM_U:
         return None
     d = units[k].digits
@@ -707,11 +890,14 @@ def _year_at(units, k):
         nxt += 1
     if len(d) == 4 and 1900 <= int(d) <= 2039:
         return int(d), nxt
+    if short and len(units[k].digits) == 2 and (nxt == k + 1) and not units[k].ambiguous:
+        return int(units[k].digits), k + 1
     return None
 
 
 def _skip_links(units, k, limit=2):
-    while limit and k < len(units) and (units[k].text in _DATE_LINKS and units[k].kind in (_WORD_U, _PUNCT_U)):
+    while limit and k < len(units) and (units[k].text in _DATE_LINKS
+                                         and units[k].kind in (_WORD_U, _PUNCT_U)):
         k += 1
         limit -= 1
     return k
@@ -726,13 +912,16 @@ def _date_at(units, k):
         if 1 <= u.value <= 31 and len(u.digits) <= 2:
             m = _skip_links(units, k + 1)
             if m < n and units[m].kind == _WORD_U and units[m].text in _MONTHS:
-                y = _year_at(units, _skip_links(units, m + 1))
+                y = _year_at(units, _skip_links(units, m + 1), short=True)
                 return y[1] if y else m + 1
+            # "03/03/1987", "3-3-87", "tres del tres del ochenta y siete"
             if m < n and m > k + 1 and units[m].kind == _NUM_U and 1 <= units[m].value <= 12 \
-                    and not units[m].words:
+                    and (not units[m].words or units[m - 1].kind == _WORD_U):
                 yk = _skip_links(units, m + 1, 1)
-                if yk > m + 1 and yk < n and units[yk].kind == _NUM_U and len(units[yk].digits) in (2, 4):
-                    return yk + 1
+                if yk > m + 1 and yk < n and units[yk].kind == _NUM_U:
+                    y = _year_at(units, yk, short=True)
+                    if y:
+                        return y[1]
         y = _year_at(units, k)
         if y:
             m = _skip_links(units, y[1], 1)
@@ -747,7 +936,7 @@ def _date_at(units, k):
         if m < n and units[m].text == "the":
             m += 1
         if m < n and units[m].kind == _NUM_U and 1 <= units[m].value <= 31 and len(units[m].digits) <= 2:
-            y = _year_at(units, _skip_links(units, m + 1))
+            y = _year_at(units, _skip_links(units, m + 1), short=True)
             return y[1] if y else m + 1
         y = _year_at(units, _skip_links(units, k + 1))
         return y[1] if y else None
@@ -756,22 +945,48 @@ def _date_at(units, k):
 
 def _find_birth_dates(units, text):
     found = []
+    n = len(units)
     for m in _BIRTH.finditer(text):
         k = 0
-        while k < len(units) and units[k].start < m.end():
+        while k < n and units[k].start < m.end():
             k += 1
+        first = k
         steps = 0
-        while k < len(units) and steps < 6:
+        hit = False
+        while k < n and steps < 7:
             u = units[k]
-            if u.kind == _PUNCT_U and (u.text in "?!;" or (u.text in ",." and steps > 1)):
+            if u.kind == _FILL_U:  # "date de naissance, euh, le 14 juillet ..."
+                k += 1
+                continue
+            if u.kind == _PUNCT_U and (u.text in "?!;" or (u.text in ",.،" and steps > 2)):
                 break
             if u.kind == _NUM_U or (u.kind == _WORD_U and u.text in _MONTHS):
                 end = _date_at(units, k)
                 if end is not None:
                     found.append(("birth_date", u.start, units[end - 1].end))
+                    hit = True
                     break
             k += 1
             steps += 1
+        if hit or not _BIRTH_NOUN.search(m.group()):
+            continue
+        # the date said first: "3 mars 87, c'est ma date de naissance"
+        x = first - 1
+        while x >= 0 and units[x].start >= m.start():
+            x -= 1
+        gap = 0
+        while x >= 0 and gap < 5 and units[x].kind != _NUM_U and (
+                units[x].kind in (_FILL_U, _PUNCT_U) or units[x].text in _DATE_FILLERS):
+            x -= 1
+            gap += 1
+        if x < 0 or units[x].kind != _NUM_U:
+            continue
+        for k in range(max(0, x - 8), x + 1):
+            if units[k].kind == _NUM_U or (units[k].kind == _WORD_U and units[k].text in _MONTHS):
+                end = _date_at(units, k)
+                if end == x + 1:
+                    found.append(("birth_date", units[k].start, units[x].end))
+                    break
     return found
 
 
@@ -796,7 +1011,7 @@ def find_entities(text: str, language: str | None = None,
     units = _units(text, language)
     cands: list[tuple[str, int, int]] = []
     if want & {"card", "rib", "phone"}:
-        cands += _find_numbers(units, want)
+        cands += _find_numbers(units, want, text)
     if "iban" in want:
         cands += _find_iban(units)
     if "cin" in want:

@@ -60,3 +60,18 @@ def watch(rafiq_server):
     yield watch
     assert not watch.errors, f"JavaScript errors on the page: {watch.errors}"
     assert not watch.foreign, f"the page reached outside its origin: {watch.foreign}"
+
+
+def sign_in(page, base_url: str, username: str, password: str, *, next_path: str | None = None,
+            timeout_ms: float = 30_000) -> None:
+    """Sign ``page`` in through the sign-in page, as a person would (fields, Enter), and wait until
+    the browser has left it for the page it was going to (``next_path``) or the user's home."""
+    from urllib.parse import quote
+
+    url = f"{base_url}/login" + (f"?next={quote(next_path, safe='')}" if next_path else "")
+    page.goto(url)
+    page.get_by_test_id("login-username").fill(username)
+    page.get_by_test_id("login-password").fill(password)
+    page.get_by_test_id("login-password").press("Enter")
+    page.wait_for_url(lambda u: urlsplit(u).path != "/login", timeout=timeout_ms)
+    page.wait_for_selector('[data-testid="session-user"]', timeout=timeout_ms)

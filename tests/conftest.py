@@ -38,13 +38,15 @@ def rafiq_server(rafiq_process: ServerProcess) -> str:
 
 TENANTS = ("default", "other")
 PEOPLE = {"agent": ["agent"], "agent2": ["agent"], "supervisor": ["supervisor"], "trainer": ["trainer"],
-          "admin": ["admin"]}
+          "trainer2": ["trainer"], "admin": ["admin"]}
 
 
 class Floor:
     """The people and machines of two tenants on one server, signed in: ``token("agent")`` is the
     bearer token of the default tenant's agent (username ``agent-default``), ``ingest_key()`` its
-    ingest API key; ``headers(...)`` the Authorization header of either."""
+    ingest API key; ``headers(...)`` the Authorization header of either (person ``"ingest"``: the key).
+    Everyone is in team ``team-<tenant>`` except the supervisors, who have no team: they see every
+    call of their tenant, those without an agent too."""
 
     def __init__(self, server: ServerProcess):
         self.server = server
@@ -54,18 +56,37 @@ class Floor:
         self._tokens: dict[str, str] = {}
         self._keys: dict[str, str] = {}
         store = server.accounts()
-        for tenant in TENANTS:
-            for person, roles in PEOPLE.items():
-                username = self.username(person, tenant)
-                password = uuid.uuid4().hex
-                user = store.find_user(username)
-                if user is None:
-                    store.add_user(username, password, roles, tenant, team=f"team-{tenant}")
-                else:
-                    store.update_user(user.id, password=password)
-                self.passwords[username] = password
-            self._keys[tenant] = store.create_api_key(tenant, f"tests-{tenant}")[0]
-        store.engine.dispose()
+        try:
+            for tenant in TENANTS:
+                self._staff(store, tenant)
+        finally:
+            store.engine.dispose()
+
+    def _staff(self, store, tenant: str) -> None:
+        """The PEOPLE of ``tenant`` (new passwords if they exist) and an ingest key of it."""
+        for person, roles in PEOPLE.items():
+            username = self.username(person, tenant)
+            password = uuid.uuid4().hex
+            user = store.find_user(username)
+            if user is None:  # supervisors oversee the whole tenant, unassigned calls included
+                team = None if "supervisor" in roles else f"team-{tenant}"
+                store.add_user(username, password, roles, tenant, team=team)
+            else:
+                store.update_user(user.id, password=password)
+            self.passwords[username] = password
+            self._tokens.pop(username, None)
+        self._keys[tenant] = store.create_api_key(tenant, f"tests-{tenant}")[0]
+
+    def add_tenant(self, tenant: str | None = None) -> str:
+        """A tenant of its own for one test (a fresh name unless given), with the same people and
+        an ingest key; ``token(person, tenant)`` etc. then work for it."""
+        tenant = tenant or f"t{uuid.uuid4().hex[:8]}"
+        store = self.server.accounts()
+        try:
+            self._staff(store, tenant)
+        finally:
+            store.engine.dispose()
+        return tenant
 
     @staticmethod
     def username(person: str = "agent", tenant: str = "default") -> str:
@@ -183,6 +204,11 @@ class TelephonyServer:
         self.floor = Floor(server)
         self.token = self.floor.token("supervisor")
 
+    def get_call(self, call_id: str):
+        """GET /v1/calls/{call_id} as the default tenant's supervisor (an httpx response)."""
+        import httpx
+        return httpx.get(f"{self.base_url}/v1/calls/{call_id}", headers=bearer(self.token), timeout=30)
+
 
 def _free_port_pair() -> int:
     import socket
@@ -248,6 +274,21 @@ async def wait_for_call_end(base_url: str, call_id: str, timeout: float = 90, *,
             await asyncio.sleep(0.2)
 
 
+async def wait_for_call_start(base_url: str, call_id: str, timeout: float = 30, *, token: str) -> dict:
+    """The call's record once it exists (its stream may still be connecting)."""
+    import httpx
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient(headers=bearer(token)) as client:
+        while True:
+            response = await client.get(f"{base_url}/v1/calls/{call_id}")
+            if response.status_code == 200:
+                return response.json()
+            if loop.time() > deadline:
+                raise AssertionError(f"call {call_id} did not start: {response.status_code} {response.text[:300]}")
+            await asyncio.sleep(0.05)
+
+
 def transcript_of(call: dict, speaker: str) -> str:
     return " ".join(s["text"] for s in call["segments"] if s["speaker"] == speaker)
 
@@ -266,3 +307,53 @@ def assert_one_continuous_call(events: list[dict]) -> None:
     assert seqs == sorted(set(seqs)), seqs
     finals = [e["segment_id"] for e in events if e["type"] == "transcript.final"]
     assert len(finals) == len(set(finals)), finals
+
+
+# === Identity, tenants, personal data, audit (tests/test_auth.py, test_retention.py, ...) ======
+# A second real server, on a fresh PostgreSQL database, shared by the modules that must run on
+# PostgreSQL: open sockets re-check their credential every 0.5 s and the retention purge runs
+# every second (harmless elsewhere: the tenants' retention stays 90 days unless a test sets it).
+
+PG_ADMIN_URL = os.environ.get("RAFIQ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> str:
+    """A fresh PostgreSQL database for the session, dropped at its end."""
+    import sqlalchemy as sa
+
+    name = f"rafiq_auth_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_process(tmp_path_factory, pg_database_url) -> ServerProcess:
+    server = ServerProcess(tmp_path_factory.mktemp("rafiq-pg"), RAFIQ_DATABASE_URL=pg_database_url,
+                           RAFIQ_SEED_KB="0", RAFIQ_AUTH_RECHECK_S="0.5", RAFIQ_PURGE_INTERVAL_S="1")
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_floor(pg_process: ServerProcess) -> Floor:
+    """The two tenants' people and ingest keys on the PostgreSQL server."""
+    return Floor(pg_process)
+
+
+def pg_engine(server: ServerProcess):
+    """A SQLAlchemy engine on a server's database (to age rows, count what is left, tamper)."""
+    import sqlalchemy as sa
+
+    return sa.create_engine(server.env["RAFIQ_DATABASE_URL"])
+
+
+def clip_head(language: str, index: int, seconds: float) -> np.ndarray:
+    """The first ``seconds`` of a FLEURS clip, mono 16 kHz float (1, n): a short real call."""
+    audio, _ = clip_audio(language, index)
+    return audio[:, :int(16000 * seconds)]

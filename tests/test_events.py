@@ -8,24 +8,27 @@ import websockets
 
 from assistant.simulate import stream_audio
 from speech.audio import decode_file
-from tests.conftest import collect_events, fleurs_clip, new_call_id
+from tests.conftest import bearer, collect_events, collect_when_started, fleurs_clip, new_call_id, wait_for_call_start
 
 
-async def test_late_subscribers_get_the_past_then_the_live_events_without_gaps_or_repeats(rafiq_server, ws_base):
+async def test_late_subscribers_get_the_past_then_the_live_events_without_gaps_or_repeats(floor):
+    rafiq_server, ws_base = floor.base_url, floor.ws_base
+    supervisor, agent = floor.token("supervisor"), floor.token("agent")
     clip, _ = fleurs_clip("fr", 1)  # 23 s with two utterances
     call_id = new_call_id("late")
     streamer = asyncio.ensure_future(
-        stream_audio(decode_file(clip), f"{ws_base}/v1/calls/{call_id}/audio", speed=1.5))
-    await asyncio.sleep(1.0)
-    early = asyncio.ensure_future(collect_events(ws_base, call_id))
+        stream_audio(decode_file(clip), f"{ws_base}/v1/calls/{call_id}/audio", speed=1.5,
+                     api_key=floor.ingest_key(), agent=floor.username("agent")))
+    early = asyncio.ensure_future(collect_when_started(ws_base, call_id, token=supervisor))
+    await wait_for_call_start(rafiq_server, call_id, token=supervisor)
     # Join once the first utterance is final, while the second is still being spoken.
     for _ in range(400):
-        call = httpx.get(f"{rafiq_server}/v1/calls/{call_id}").json()
+        call = httpx.get(f"{rafiq_server}/v1/calls/{call_id}", headers=bearer(supervisor)).json()
         if call["segments"]:
             break
         await asyncio.sleep(0.1)
     assert call["status"] == "live", "the late subscriber must join a live call"
-    late = await collect_events(ws_base, call_id)
+    late = await collect_events(ws_base, call_id, token=agent)  # the call's own agent
     early_events = await early
     await streamer
 
@@ -38,23 +41,25 @@ async def test_late_subscribers_get_the_past_then_the_live_events_without_gaps_o
     assert late[0]["type"] == "call.started" and late[-1]["type"] == "call.ended"
     assert len([e for e in late if e["type"] == "transcript.final"]) >= 2
 
-    replay = await collect_events(ws_base, call_id)  # after the end: the whole record
+    replay = await collect_events(ws_base, call_id, token=supervisor)  # after the end: the whole record
     assert replay == durable(early_events)
 
 
-async def test_subscriber_that_leaves_does_not_disturb_the_call(rafiq_server, ws_base):
+async def test_subscriber_that_leaves_does_not_disturb_the_call(floor):
+    rafiq_server, ws_base, supervisor = floor.base_url, floor.ws_base, floor.headers("supervisor")
     clip, _ = fleurs_clip("en", 1)
     call_id = new_call_id("leaver")
     streamer = asyncio.ensure_future(
-        stream_audio(decode_file(clip), f"{ws_base}/v1/calls/{call_id}/audio", speed=2.0))
-    await asyncio.sleep(0.5)
-    async with websockets.connect(f"{ws_base}/v1/calls/{call_id}/events") as ws:
+        stream_audio(decode_file(clip), f"{ws_base}/v1/calls/{call_id}/audio", speed=2.0,
+                     api_key=floor.ingest_key()))
+    await wait_for_call_start(rafiq_server, call_id, token=floor.token("supervisor"))
+    async with websockets.connect(f"{ws_base}/v1/calls/{call_id}/events", additional_headers=supervisor) as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert first["type"] == "call.started"
         await ws.send("anything")  # clients have nothing to say; it is ignored
     result = await streamer
     assert result["errors"] == [] and result["close_code"] == 1000
-    call = httpx.get(f"{rafiq_server}/v1/calls/{call_id}").json()
+    call = httpx.get(f"{rafiq_server}/v1/calls/{call_id}", headers=supervisor).json()
     assert call["status"] == "ended" and call["segments"]
-    listed = httpx.get(f"{rafiq_server}/v1/calls").json()["calls"]
+    listed = httpx.get(f"{rafiq_server}/v1/calls", headers=supervisor).json()["calls"]
     assert call_id in [c["call_id"] for c in listed]

@@ -4,7 +4,6 @@ grouped by meaning across languages, listed for trainers, and turned into draft 
 from __future__ import annotations
 
 import time
-import uuid
 
 import httpx
 import pytest
@@ -19,43 +18,44 @@ from retrieval.embeddings import UsemEmbeddings
 from retrieval.index import PassageIndex
 from tests.conftest import fleurs_clip, transcribe_live
 
-TRAINER = {"X-Rafiq-Role": "trainer", "X-Rafiq-User": "lina.trainer"}
-AGENT = {"X-Rafiq-Role": "agent"}
 WEATHER_EN = {"title": "Extreme weather risks when travelling",
               "body": "Travellers are strongly advised to find out about any risk of extreme weather in the area "
                       "they are visiting, since it may affect their travel plans.", "language": "en"}
 
 
-def new_tenant() -> str:
-    return f"t{uuid.uuid4().hex[:8]}"
+def new_tenant(floor) -> str:
+    return floor.add_tenant()
 
 
-def open_gaps(base: str, tenant: str, status: str = "open") -> list[dict]:
-    response = httpx.get(f"{base}/v1/kb/gaps", headers=TRAINER, params={"tenant": tenant, "status": status})
+def open_gaps(floor, tenant: str, status: str = "open") -> list[dict]:
+    """The tenant's gaps as its trainer lists them."""
+    response = httpx.get(f"{floor.base_url}/v1/kb/gaps", headers=floor.headers("trainer", tenant),
+                         params={"status": status})
     assert response.status_code == 200, response.text
     return response.json()["gaps"]
 
 
-def wait_for_gaps(base: str, tenant: str, timeout: float = 30) -> list[dict]:
+def wait_for_gaps(floor, tenant: str, timeout: float = 30) -> list[dict]:
     deadline = time.monotonic() + timeout
-    while not (gaps := open_gaps(base, tenant)):
+    while not (gaps := open_gaps(floor, tenant)):
         assert time.monotonic() < deadline, "no knowledge gap was recorded"
         time.sleep(0.3)
     return gaps
 
 
-async def test_a_spoken_question_without_answer_becomes_a_gap_and_a_draft(rafiq_server, ws_base):
-    base, tenant = rafiq_server, new_tenant()
+async def test_a_spoken_question_without_answer_becomes_a_gap_and_a_draft(floor):
+    base, tenant = floor.base_url, new_tenant(floor)
+    TRAINER, AGENT = floor.headers("trainer", tenant), floor.headers("agent", tenant)
     clip, _ = fleurs_clip("es", 0)  # "se recomienda enfáticamente a los viajeros que se informen…"
-    events = await transcribe_live(ws_base, clip, tenant=tenant)
+    events = await transcribe_live(floor, clip, tenant=tenant)
     finals = [e for e in events if e["type"] == "transcript.final" and len(e["text"].split()) >= 3]
     assert finals and not [e for e in events if e["type"] == "suggestion"]
 
     deadline = time.monotonic() + 30
-    while sum(g["count"] for g in wait_for_gaps(base, tenant)) < len(finals):  # recorded after the finals
+    while sum(g["count"] for g in wait_for_gaps(floor, tenant)) < len(finals):  # recorded after the finals
         assert time.monotonic() < deadline, "not every unanswered question was recorded"
         time.sleep(0.3)
-    gap = open_gaps(base, tenant)[0]  # the one sentence read may end up in one or two finals
+    gap = open_gaps(floor, tenant)[0]  # the one sentence read may end up in one or two finals
     gap_finals = [f for f in finals if f["text"] in {e["text"] for e in gap["examples"]}]
     assert gap_finals and gap["languages"] == {"es": gap["count"]}
     assert gap["status"] == "open" and gap["article_id"] is None
@@ -69,10 +69,10 @@ async def test_a_spoken_question_without_answer_becomes_a_gap_and_a_draft(rafiq_
     assert set(article["questions"]) == {f["text"].strip() for f in gap_finals}
     assert article["title"] in article["questions"] and article["body"] == ""
     history = httpx.get(f"{base}/v1/kb/articles/{article['id']}/versions", headers=TRAINER).json()["versions"]
-    assert history[0]["author"] == "lina.trainer" and gap["id"] in history[0]["note"]
+    assert history[0]["author"] == floor.username("trainer", tenant) and gap["id"] in history[0]["note"]
 
-    assert gap["id"] not in {g["id"] for g in open_gaps(base, tenant)}
-    [drafted] = open_gaps(base, tenant, status="drafted")
+    assert gap["id"] not in {g["id"] for g in open_gaps(floor, tenant)}
+    [drafted] = open_gaps(floor, tenant, status="drafted")
     assert drafted["id"] == gap["id"] and drafted["article_id"] == article["id"]
     again = httpx.post(f"{base}/v1/kb/gaps/{gap['id']}/draft", headers=TRAINER)
     assert again.status_code == 409 and again.json()["detail"]["code"] == "gap_drafted"
@@ -80,18 +80,25 @@ async def test_a_spoken_question_without_answer_becomes_a_gap_and_a_draft(rafiq_
     assert httpx.get(f"{base}/v1/kb/articles/{article['id']}", headers=AGENT).status_code == 404
     assert httpx.post(f"{base}/v1/kb/gaps/{gap['id']}/dismiss", headers=AGENT).status_code == 403
     assert httpx.post(f"{base}/v1/kb/gaps/nope/dismiss", headers=TRAINER).json()["detail"]["code"] == "unknown_gap"
+    # Supervisors review gaps; another tenant's trainer does not see them.
+    assert gap["id"] in {g["id"] for g in httpx.get(f"{base}/v1/kb/gaps", headers=floor.headers("supervisor", tenant),
+                                                    params={"status": "all"}).json()["gaps"]}
+    stranger = floor.headers("trainer", "other")
+    assert httpx.get(f"{base}/v1/kb/gaps/{gap['id']}", headers=stranger).json()["detail"]["code"] == "unknown_gap"
+    assert httpx.post(f"{base}/v1/kb/gaps/{gap['id']}/reopen", headers=stranger).status_code == 404
+    assert httpx.get(f"{base}/v1/kb/gaps", headers={}).status_code == 401
 
 
-async def test_an_answered_question_leaves_no_gap(rafiq_server, ws_base):
-    base, tenant = rafiq_server, new_tenant()
-    created = httpx.post(f"{base}/v1/kb/articles", headers=TRAINER, json={**WEATHER_EN, "tenant": tenant,
-                                                                          "publish": True})
+async def test_an_answered_question_leaves_no_gap(floor):
+    base, tenant = floor.base_url, new_tenant(floor)
+    created = httpx.post(f"{base}/v1/kb/articles", headers=floor.headers("trainer", tenant),
+                         json={**WEATHER_EN, "publish": True})
     assert created.status_code == 201
     clip, _ = fleurs_clip("es", 0)
-    events = await transcribe_live(ws_base, clip, tenant=tenant)
+    events = await transcribe_live(floor, clip, tenant=tenant)
     assert [e for e in events if e["type"] == "suggestion"]
     time.sleep(1)
-    assert open_gaps(base, tenant, status="all") == []
+    assert open_gaps(floor, tenant, status="all") == []
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +131,7 @@ CRYPTO = [("Do you accept payments in bitcoin?", "en"),
 
 async def test_gaps_group_paraphrases_across_languages_and_keep_unrelated_apart(suggester):
     kb, gaps = suggester.kb, suggester.gaps
-    tenant = new_tenant()
+    tenant = "t-gaps-unit"
     kb.create(ArticleIn(title="Parking de l'agence de Tanger", language="fr", tenant=tenant,
                         body="Un parking gratuit de 40 places est réservé aux clients derrière l'agence de Tanger, "
                              "accès par la rue Ibn Battouta.",

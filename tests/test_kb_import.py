@@ -6,18 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
-import uuid
 import zipfile
 
 import httpx
 
 from tests.conftest import REPO
 
-TRAINER = {"X-Rafiq-Role": "trainer", "X-Rafiq-User": "nadia.trainer"}
-AGENT = {"X-Rafiq-Role": "agent"}
 
 GOOD_ROWS = [
     {"external_id": "lost-phone", "language": "fr", "title": "Téléphone perdu ou volé",
@@ -33,13 +31,15 @@ GOOD_ROWS = [
 ]
 
 
-def new_tenant() -> str:
-    return f"t{uuid.uuid4().hex[:8]}"
+def desk(floor) -> tuple[str, str, dict]:
+    """A tenant of its own on the shared server: (base URL, tenant, its trainer's Authorization header)."""
+    tenant = floor.add_tenant()
+    return floor.base_url, tenant, floor.headers("trainer", tenant)
 
 
-def upload(base: str, tenant: str, name: str, content: bytes, expect: int = 200, **params) -> dict:
-    response = httpx.post(f"{base}/v1/kb/import", headers=TRAINER, files={"file": (name, content)},
-                          params={"tenant": tenant, "wait": "true", **params}, timeout=120)
+def upload(base: str, trainer: dict, name: str, content: bytes, expect: int = 200, **params) -> dict:
+    response = httpx.post(f"{base}/v1/kb/import", headers=trainer, files={"file": (name, content)},
+                          params={"wait": "true", **params}, timeout=120)
     assert response.status_code == expect, response.text
     return response.json()
 
@@ -49,17 +49,18 @@ def jsonl(rows: list) -> bytes:
                    for row in rows).encode("utf-8")
 
 
-def articles(base: str, tenant: str) -> list[dict]:
-    response = httpx.get(f"{base}/v1/kb/articles", headers=TRAINER, params={"tenant": tenant})
+def articles(base: str, trainer: dict) -> list[dict]:
+    """Every article of the trainer's tenant."""
+    response = httpx.get(f"{base}/v1/kb/articles", headers=trainer)
     return response.json()["articles"]
 
 
-def version_counts(base: str, tenant: str) -> dict[str, int]:
-    return {a["id"]: a["version"] for a in articles(base, tenant)}
+def version_counts(base: str, trainer: dict) -> dict[str, int]:
+    return {a["id"]: a["version"] for a in articles(base, trainer)}
 
 
-def test_jsonl_import_reports_bad_rows_and_imports_the_rest(rafiq_server):
-    base, tenant = rafiq_server, new_tenant()
+def test_jsonl_import_reports_bad_rows_and_imports_the_rest(floor):
+    base, tenant, TRAINER = desk(floor)
     content = jsonl([
         GOOD_ROWS[0],
         "{not json",                                                             # line 2
@@ -72,7 +73,7 @@ def test_jsonl_import_reports_bad_rows_and_imports_the_rest(rafiq_server):
         ["a", "list"],                                                            # line 9
         {**GOOD_ROWS[2], "title": "Doublon"},                                     # line 10: same id twice
     ])
-    job = upload(base, tenant, "articles.jsonl", content)
+    job = upload(base, TRAINER, "articles.jsonl", content)
     report = job["report"]
     assert job["status"] == "done" and job["done"] == job["total"] == 9
     assert (report["created"], report["updated"], report["unchanged"], report["errors"]) == (3, 0, 0, 6)
@@ -85,7 +86,7 @@ def test_jsonl_import_reports_bad_rows_and_imports_the_rest(rafiq_server):
     assert by_line["line 9"]["reason"] == "not a JSON object"
     assert "line 8" in by_line["line 10"]["reason"]
 
-    imported = articles(base, tenant)
+    imported = articles(base, TRAINER)
     assert {(a["external_id"], a["language"]) for a in imported} == {("lost-phone", "fr"), ("lost-phone", "en"),
                                                                      ("esim", "fr")}
     assert all(a["status"] == "draft" for a in imported)  # without publish, imports are drafts
@@ -93,34 +94,34 @@ def test_jsonl_import_reports_bad_rows_and_imports_the_rest(rafiq_server):
     assert lost["fr"]["group_id"] == lost["en"]["group_id"]  # variants of one article
     assert lost["fr"]["questions"] == GOOD_ROWS[0]["questions"] and lost["fr"]["reply"] == GOOD_ROWS[0]["reply"]
     history = httpx.get(f"{base}/v1/kb/articles/{lost['fr']['id']}/versions", headers=TRAINER).json()["versions"]
-    assert history[0]["author"] == "nadia.trainer" and history[0]["note"] == "imported (line 1)"
+    assert history[0]["author"] == floor.username("trainer", tenant) and history[0]["note"] == "imported (line 1)"
 
 
-def test_reimporting_the_same_file_changes_nothing_and_a_changed_row_updates(rafiq_server):
-    base, tenant = rafiq_server, new_tenant()
+def test_reimporting_the_same_file_changes_nothing_and_a_changed_row_updates(floor):
+    base, tenant, TRAINER = desk(floor)
     content = jsonl(GOOD_ROWS)
-    first = upload(base, tenant, "kb.jsonl", content, publish="true")["report"]
+    first = upload(base, TRAINER, "kb.jsonl", content, publish="true")["report"]
     assert first["created"] == 3 and first["errors"] == 0
-    before = version_counts(base, tenant)
+    before = version_counts(base, TRAINER)
 
-    again = upload(base, tenant, "kb.jsonl", content, publish="true")["report"]
+    again = upload(base, TRAINER, "kb.jsonl", content, publish="true")["report"]
     assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
-    assert version_counts(base, tenant) == before  # no new version anywhere
-    assert len(articles(base, tenant)) == 3
+    assert version_counts(base, TRAINER) == before  # no new version anywhere
+    assert len(articles(base, TRAINER)) == 3
 
     changed = [GOOD_ROWS[0], GOOD_ROWS[1], {**GOOD_ROWS[2], "body": GOOD_ROWS[2]["body"] + " Compatible iPhone XS et plus."}]
-    third = upload(base, tenant, "kb.jsonl", jsonl(changed), publish="true")["report"]
+    third = upload(base, TRAINER, "kb.jsonl", jsonl(changed), publish="true")["report"]
     assert [r["status"] for r in third["rows"]] == ["unchanged", "unchanged", "updated"]
-    esim = next(a for a in articles(base, tenant) if a["external_id"] == "esim")
+    esim = next(a for a in articles(base, TRAINER) if a["external_id"] == "esim")
     assert esim["status"] == "published" and esim["body"].endswith("iPhone XS et plus.")
     # Published imports are what agents find.
-    results = httpx.get(f"{base}/v1/kb/answers", headers=AGENT,
-                        params={"q": "I lost my phone, what should I do?", "tenant": tenant, "language": "en"}).json()
+    results = httpx.get(f"{base}/v1/kb/answers", headers=floor.headers("agent", tenant),
+                        params={"q": "I lost my phone, what should I do?", "language": "en"}).json()
     assert results["answers"][0]["title"] == "Lost or stolen phone"
 
 
-def test_csv_import_with_a_broken_row_and_round_trip_through_csv_export(rafiq_server):
-    base, tenant = rafiq_server, new_tenant()
+def test_csv_import_with_a_broken_row_and_round_trip_through_csv_export(floor):
+    base, tenant, TRAINER = desk(floor)
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(["external_id", "language", "title", "body", "reply", "tags", "questions", "campaign"])
@@ -129,19 +130,19 @@ def test_csv_import_with_a_broken_row_and_round_trip_through_csv_export(rafiq_se
     writer.writerow(["broken", "fr", "Trop de cellules", "b", "", "", "", "", "extra"])  # line 4
     writer.writerow(["esim", "fr", GOOD_ROWS[2]["title"], "Multi-ligne\ncorps", "", "", "", ""])  # line 5
     writer.writerow(["no-title", "fr", "", "b", "", "", "", ""])  # line 7 (line 5's body spans two lines)
-    report = upload(base, tenant, "kb.csv", out.getvalue().encode("utf-8"))["report"]
+    report = upload(base, TRAINER, "kb.csv", out.getvalue().encode("utf-8"))["report"]
     assert report["format"] == "csv"
     assert [(r["where"], r["status"]) for r in report["rows"]] == [
         ("line 2", "created"), ("line 4", "error"), ("line 5", "created"), ("line 7", "error")]
     assert "9 cells" in report["rows"][1]["reason"]
-    lost = next(a for a in articles(base, tenant) if a["external_id"] == "lost-phone")
+    lost = next(a for a in articles(base, TRAINER) if a["external_id"] == "lost-phone")
     assert lost["tags"] == ["sim", "vol"] and lost["questions"] == GOOD_ROWS[0]["questions"]
 
-    exported = httpx.get(f"{base}/v1/kb/export", headers=TRAINER, params={"tenant": tenant, "format": "csv"})
+    exported = httpx.get(f"{base}/v1/kb/export", headers=TRAINER, params={"format": "csv"})
     assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert {r["external_id"] for r in rows} == {"lost-phone", "esim"} and rows[0]["status"] == "draft"
-    again = upload(base, tenant, "export.csv", exported.content)["report"]
+    again = upload(base, TRAINER, "export.csv", exported.content)["report"]
     assert again["unchanged"] == 2 and again["created"] == again["updated"] == again["errors"] == 0
 
 
@@ -149,8 +150,8 @@ def markdown(meta: str, body: str) -> str:
     return f"---\n{meta.strip()}\n---\n\n{body}\n"
 
 
-def test_markdown_zip_import_and_round_trip_through_every_export_format(rafiq_server):
-    base, tenant = rafiq_server, new_tenant()
+def test_markdown_zip_import_and_round_trip_through_every_export_format(floor):
+    base, tenant, TRAINER = desk(floor)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("telecom/lost-phone.fr.md", markdown(
@@ -163,7 +164,7 @@ def test_markdown_zip_import_and_round_trip_through_every_export_format(rafiq_se
         archive.writestr("broken/no-front-matter.md", "# Juste un titre\n\nPas de front matter.")
         archive.writestr("broken/bad-yaml.md", markdown("external_id: [unclosed\nlanguage: fr", "corps"))
         archive.writestr("README.txt", "not an article")
-    report = upload(base, tenant, "kb.zip", buffer.getvalue())["report"]
+    report = upload(base, TRAINER, "kb.zip", buffer.getvalue())["report"]
     assert report["format"] == "markdown"
     by_file = {r["where"]: r for r in report["rows"]}
     assert set(by_file) == {"telecom/lost-phone.fr.md", "telecom/lost-phone.ar.md", "broken/no-front-matter.md",
@@ -172,27 +173,26 @@ def test_markdown_zip_import_and_round_trip_through_every_export_format(rafiq_se
     assert by_file["telecom/lost-phone.ar.md"]["status"] == "created"
     assert "front matter" in by_file["broken/no-front-matter.md"]["reason"]
     assert "invalid YAML" in by_file["broken/bad-yaml.md"]["reason"]
-    french = next(a for a in articles(base, tenant) if a["language"] == "fr")
+    french = next(a for a in articles(base, TRAINER) if a["language"] == "fr")
     assert french["title"] == "Téléphone perdu ou volé"  # from the first heading
     assert french["body"] == "Suspendez la ligne au **777**.\n\n- puis une nouvelle SIM"
     assert french["questions"] == ["J'ai perdu mon téléphone", "On m'a volé mon portable"]
 
     for fmt, name in (("markdown", "export.zip"), ("jsonl", "export.jsonl"), ("csv", "export.csv")):
-        exported = httpx.get(f"{base}/v1/kb/export", headers=TRAINER, params={"tenant": tenant, "format": fmt})
+        exported = httpx.get(f"{base}/v1/kb/export", headers=TRAINER, params={"format": fmt})
         assert exported.status_code == 200, exported.text
-        again = upload(base, tenant, name, exported.content)["report"]
+        again = upload(base, TRAINER, name, exported.content)["report"]
         assert (again["unchanged"], again["errors"]) == (2, 0), (fmt, again)
     names = zipfile.ZipFile(io.BytesIO(httpx.get(f"{base}/v1/kb/export", headers=TRAINER, params={
-        "tenant": tenant, "format": "markdown"}).content)).namelist()
+        "format": "markdown"}).content)).namelist()
     assert sorted(names) == ["lost-phone.ar.md", "lost-phone.fr.md"]
 
 
-def test_import_runs_in_the_background_with_progress(rafiq_server):
-    base, tenant = rafiq_server, new_tenant()
+def test_import_runs_in_the_background_with_progress(floor):
+    base, tenant, TRAINER = desk(floor)
     rows = [{"external_id": f"faq-{n}", "language": "fr", "title": f"Question fréquente {n}",
              "body": f"Réponse numéro {n}."} for n in range(120)]
-    response = httpx.post(f"{base}/v1/kb/import", headers=TRAINER, params={"tenant": tenant},
-                          files={"file": ("faq.jsonl", jsonl(rows))})
+    response = httpx.post(f"{base}/v1/kb/import", headers=TRAINER, files={"file": ("faq.jsonl", jsonl(rows))})
     assert response.status_code == 202
     job = response.json()
     assert job["status"] == "running" and job["total"] == 120
@@ -208,11 +208,11 @@ def test_import_runs_in_the_background_with_progress(rafiq_server):
     assert httpx.get(f"{base}/v1/kb/imports/nope", headers=TRAINER).json()["detail"]["code"] == "unknown_import"
 
 
-def test_import_refuses_files_it_cannot_read(rafiq_server):
-    base, tenant = rafiq_server, new_tenant()
+def test_import_refuses_files_it_cannot_read(floor):
+    base, tenant, TRAINER = desk(floor)
 
     def refused(name: str, content: bytes, status: int = 400, **params) -> str:
-        return upload(base, tenant, name, content, expect=status, **params)["detail"]["code"]
+        return upload(base, TRAINER, name, content, expect=status, **params)["detail"]["code"]
 
     assert refused("kb.xlsx", b"PK\x03\x04") == "unsupported_format"
     assert refused("kb.zip", b"not a zip") == "bad_zip"
@@ -220,24 +220,29 @@ def test_import_refuses_files_it_cannot_read(rafiq_server):
     assert refused("kb.jsonl", "é".encode("latin-1") * 10) == "bad_encoding"
     assert refused("kb.jsonl", b"") == "empty_file"
     assert refused("kb.jsonl", b"x" * (10 << 20) + b"x", status=413) == "upload_too_large"
-    assert httpx.post(f"{base}/v1/kb/import", headers=AGENT, files={"file": ("a.jsonl", jsonl(GOOD_ROWS))},
-                      params={"tenant": tenant}).json()["detail"]["code"] == "trainer_role_required"
-    assert articles(base, tenant) == []  # nothing was imported by the refused uploads
+    for person, status, code in (("agent", 403, "forbidden"), ("supervisor", 403, "forbidden"),
+                                 ("admin", 403, "forbidden"), (None, 401, "unauthenticated")):
+        headers = floor.headers(person, tenant) if person else {}
+        response = httpx.post(f"{base}/v1/kb/import", headers=headers, files={"file": ("a.jsonl", jsonl(GOOD_ROWS))})
+        assert (response.status_code, response.json()["detail"]["code"]) == (status, code), person
+    assert articles(base, TRAINER) == []  # nothing was imported by the refused uploads
 
 
-def test_cli_imports_a_markdown_folder_and_exports(rafiq_server, tmp_path):
-    tenant = new_tenant()
+def test_cli_imports_a_markdown_folder_and_exports(floor, tmp_path):
+    tenant = floor.add_tenant()
     folder = tmp_path / "articles"
     folder.mkdir()
     (folder / "esim.md").write_text(markdown("external_id: esim\nlanguage: fr\ntitle: Passer à l'eSIM",
                                              GOOD_ROWS[2]["body"]), encoding="utf-8")
     (folder / "broken.md").write_text("no front matter", encoding="utf-8")
 
-    def rafiq(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "assistant.cli", "kb", *args, "--url", rafiq_server,
-                               "--tenant", tenant], cwd=REPO, capture_output=True, text=True, timeout=300)
+    def rafiq(*args: str, token: str | None = None) -> subprocess.CompletedProcess:
+        token = floor.token("trainer", tenant) if token is None else token
+        return subprocess.run([sys.executable, "-m", "assistant.cli", "kb", *args, "--url", floor.base_url],
+                              cwd=REPO, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "RAFIQ_TOKEN": token})
 
-    first = rafiq("import", str(folder), "--publish", "--user", "cli.trainer")
+    first = rafiq("import", str(folder), "--publish")
     assert first.returncode == 1, first.stderr  # one row was refused
     assert "broken.md: error: no YAML front matter" in first.stdout
     assert "esim.md: created" in first.stdout and "1 created, 0 updated, 0 unchanged, 1 errors" in first.stdout
@@ -249,3 +254,12 @@ def test_cli_imports_a_markdown_folder_and_exports(rafiq_server, tmp_path):
     assert row["external_id"] == "esim" and row["status"] == "published"
     missing = rafiq("import", str(tmp_path / "nope.jsonl"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
+    # The author of the versions is the token's trainer, in the token's tenant.
+    trainer = floor.headers("trainer", tenant)
+    [article] = articles(floor.base_url, trainer)
+    history = httpx.get(f"{floor.base_url}/v1/kb/articles/{article['id']}/versions", headers=trainer).json()["versions"]
+    assert {v["author"] for v in history} == {floor.username("trainer", tenant)}
+    unsigned = rafiq("import", str(folder / "esim.md"), token="")
+    assert unsigned.returncode == 1 and "401" in unsigned.stderr
+    agent = rafiq("export", token=floor.token("agent", tenant))
+    assert agent.returncode == 1 and "403" in agent.stderr

@@ -15,7 +15,8 @@ from assistant.launcher import ServerProcess
 from assistant.simulate import stream_audio
 from speech.audio import decode_file
 from speech.guards import darija_hint, is_known_hallucination
-from tests.conftest import START, collect_when_started, expect_close, expect_error, new_call_id
+from tests.conftest import (START, Floor, collect_when_started, expect_close, expect_error, new_call_id,
+                            wait_for_call_start)
 
 
 @pytest.mark.parametrize("text", [
@@ -58,46 +59,51 @@ def spoken_outro(tmp_path_factory):
     return decode_file(path)
 
 
-async def test_a_blocklisted_phrase_is_dropped_and_counted(ws_base, spoken_outro):
+async def test_a_blocklisted_phrase_is_dropped_and_counted(floor, spoken_outro):
+    ws_base = floor.ws_base
     silence = np.zeros((1, 8000), dtype=np.float32)
     audio = np.concatenate([silence, spoken_outro, silence, silence], axis=1)
     call_id = new_call_id("outro")
-    collector = asyncio.ensure_future(collect_when_started(ws_base, call_id))
-    await stream_audio(audio, f"{ws_base}/v1/calls/{call_id}/audio", speed=0, language="en")
+    collector = asyncio.ensure_future(collect_when_started(ws_base, call_id, token=floor.token("supervisor")))
+    await stream_audio(audio, f"{ws_base}/v1/calls/{call_id}/audio", speed=0, language="en",
+                       api_key=floor.ingest_key())
     events = await asyncio.wait_for(collector, 60)
     assert not [e for e in events if e["type"] == "transcript.final"]
     assert events[-1]["type"] == "call.ended"
     assert events[-1]["dropped_segments"] == {"blocklist": 1}
 
 
-async def test_loud_noise_gives_no_transcript(ws_base):
+async def test_loud_noise_gives_no_transcript(floor):
+    ws_base = floor.ws_base
     rng = np.random.default_rng(3)
     noise = rng.normal(0, 0.05, (1, 16000 * 5)).astype(np.float32)
     call_id = new_call_id("noise")
-    collector = asyncio.ensure_future(collect_when_started(ws_base, call_id))
-    await stream_audio(noise, f"{ws_base}/v1/calls/{call_id}/audio", speed=0)
+    collector = asyncio.ensure_future(collect_when_started(ws_base, call_id, token=floor.token("supervisor")))
+    await stream_audio(noise, f"{ws_base}/v1/calls/{call_id}/audio", speed=0, api_key=floor.ingest_key())
     events = await asyncio.wait_for(collector, 60)
     assert not [e for e in events if e["type"].startswith("transcript")]
 
 
 async def test_the_call_over_the_limit_is_refused_with_try_again_later(tmp_path):
-    with ServerProcess(tmp_path, RAFIQ_MAX_CALLS="1", RAFIQ_SEED_KB="0") as base:
-        ws_base = "ws" + base[4:]
-        async with websockets.connect(f"{ws_base}/v1/calls/first/audio") as first:
+    server = ServerProcess(tmp_path, RAFIQ_MAX_CALLS="1", RAFIQ_SEED_KB="0")
+    with server as base:
+        floor = Floor(server)
+        ws_base, ingest = floor.ws_base, floor.headers("ingest")
+        async with websockets.connect(f"{ws_base}/v1/calls/first/audio", additional_headers=ingest) as first:
             await first.send(json.dumps(START))
             await first.send(b"\x00\x00" * 1600)
-            await asyncio.sleep(0.5)
-            async with websockets.connect(f"{ws_base}/v1/calls/second/audio") as second:
+            await wait_for_call_start(base, "first", token=floor.token("supervisor"))
+            async with websockets.connect(f"{ws_base}/v1/calls/second/audio", additional_headers=ingest) as second:
                 await second.send(json.dumps(START))
                 error, closed_with = await expect_error(second, timeout=10)
             assert error["code"] == "too_many_calls" and "1 live calls" in error["message"]
             assert closed_with == 1013
-            demo = httpx.post(f"{base}/v1/demo/calls", timeout=30)  # the panel's button, at the limit
+            demo = httpx.post(f"{base}/v1/demo/calls", headers=floor.headers("agent"), timeout=30)  # the panel's button
             assert demo.status_code == 503 and demo.json()["detail"]["code"] == "too_many_calls"
             await first.send(json.dumps({"type": "stop"}))
             await expect_close(first)
         # The slot is free again once the first call ended.
-        async with websockets.connect(f"{ws_base}/v1/calls/third/audio") as third:
+        async with websockets.connect(f"{ws_base}/v1/calls/third/audio", additional_headers=ingest) as third:
             await third.send(json.dumps(START))
             await third.send(json.dumps({"type": "stop"}))
             assert await expect_close(third) == 1000

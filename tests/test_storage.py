@@ -12,7 +12,7 @@ from assistant.records import CallRecords, utcnow
 from assistant.simulate import stream_audio
 from knowledge_base.articles import ArticleIn, ArticleStore
 from speech.audio import decode_file
-from tests.conftest import fleurs_clip, new_call_id
+from tests.conftest import Floor, fleurs_clip, new_call_id
 
 POSTGRES_ADMIN_URL = os.environ.get("RAFIQ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -72,15 +72,20 @@ async def test_server_on_postgresql_keeps_calls_and_articles_across_a_restart(tm
     clip, _ = fleurs_clip("es", 2)
     call_id = new_call_id("pg")
     env = {"RAFIQ_DATABASE_URL": postgres_url}
-    with ServerProcess(tmp_path / "first", **env) as base:
-        article = httpx.post(f"{base}/v1/kb/articles", json={
+    first = ServerProcess(tmp_path / "first", **env)
+    with first as base:
+        floor = Floor(first)
+        article = httpx.post(f"{base}/v1/kb/articles", headers=floor.headers("trainer"), json={
             "title": "Horario", "body": "Abrimos de lunes a viernes.", "language": "es"}).json()
-        result = await stream_audio(decode_file(clip), f"ws{base[4:]}/v1/calls/{call_id}/audio", speed=0)
+        result = await stream_audio(decode_file(clip), f"ws{base[4:]}/v1/calls/{call_id}/audio", speed=0,
+                                    api_key=floor.ingest_key())
         assert result["close_code"] == 1000
-        before = httpx.get(f"{base}/v1/calls/{call_id}").json()
+        before = httpx.get(f"{base}/v1/calls/{call_id}", headers=floor.headers("supervisor")).json()
     assert before["segments"]
-    # A new process (and a new Qdrant folder) on the same database: the records are still there.
+    # A new process (and a new Qdrant folder) on the same database: the records are still there,
+    # and so are the accounts: the tokens issued by the first process still sign in.
     with ServerProcess(tmp_path / "second", **env) as base:
-        after = httpx.get(f"{base}/v1/calls/{call_id}").json()
+        after = httpx.get(f"{base}/v1/calls/{call_id}", headers=floor.headers("supervisor")).json()
         assert after["segments"] == before["segments"]
-        assert httpx.get(f"{base}/v1/kb/articles/{article['id']}").json()["body"] == "Abrimos de lunes a viernes."
+        assert httpx.get(f"{base}/v1/kb/articles/{article['id']}",
+                         headers=floor.headers("trainer")).json()["body"] == "Abrimos de lunes a viernes."

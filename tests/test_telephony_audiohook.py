@@ -3,12 +3,11 @@
 import json
 import uuid
 
-import httpx
 import websockets
 
 from assistant.simulate import AudioHookPeer, Pacer
-from tests.conftest import (assert_one_continuous_call, clip_audio, recorded_events, transcript_of, two_speakers,
-                            wait_for_call_end, words_heard)
+from tests.conftest import (assert_one_continuous_call, clip_audio, recorded_events, transcript_of,
+                            two_speakers, wait_for_call_end, words_heard)
 
 
 def peer(server, conversation_id, channels=2, api_key=None, **kwargs) -> AudioHookPeer:
@@ -48,12 +47,12 @@ async def test_a_stereo_session_from_open_to_closed(telephony_server):
     assert closed["clientseq"] == hook.seq
     server_messages_are_well_formed(hook)
 
-    call = await wait_for_call_end(telephony_server.base_url, conversation_id)
+    call = await wait_for_call_end(telephony_server.base_url, conversation_id, token=telephony_server.token)
     assert call["call_id"] == conversation_id and call["end_reason"] == "close"
     assert words_heard(customer_ref, transcript_of(call, "customer")) >= 0.5
     assert words_heard(agent_ref, transcript_of(call, "agent")) >= 0.5
     assert words_heard(agent_ref, transcript_of(call, "customer")) < 0.2  # channels not swapped
-    events = await recorded_events(telephony_server.ws_base, conversation_id)
+    events = await recorded_events(telephony_server.ws_base, conversation_id, token=telephony_server.token)
     assert events[0]["source"]["protocol"] == "audiohook" and events[0]["language"] == "es"
 
 
@@ -65,7 +64,7 @@ async def test_reconnect_continues_the_conversation(telephony_server):
     await hook.open()
     await hook.send(first, Pacer(speed=0))
     await hook.end("reconnect")  # Genesys moves the conversation to a new session
-    assert httpx.get(f"{telephony_server.base_url}/v1/calls/{conversation_id}").json()["status"] == "live"
+    assert telephony_server.get_call(conversation_id).json()["status"] == "live"
 
     again = peer(telephony_server, conversation_id, channels=1,
                  continued_sessions=[{"id": hook.session_id, "serverseq": hook.serverseq, "clientseq": hook.seq}])
@@ -74,11 +73,12 @@ async def test_reconnect_continues_the_conversation(telephony_server):
     await again.send(second, Pacer(speed=0))
     await again.end("end")
 
-    call = await wait_for_call_end(telephony_server.base_url, conversation_id)
+    call = await wait_for_call_end(telephony_server.base_url, conversation_id, token=telephony_server.token)
     assert call["end_reason"] == "close"
     transcript = transcript_of(call, "customer")
     assert words_heard(first_ref, transcript) >= 0.5 and words_heard(second_ref, transcript) >= 0.5, transcript
-    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, conversation_id))
+    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, conversation_id,
+                                                     token=telephony_server.token))
 
 
 async def test_missing_or_wrong_api_key_is_unauthorized(telephony_server):
@@ -89,7 +89,7 @@ async def test_missing_or_wrong_api_key_is_unauthorized(telephony_server):
         disconnect = await hook.reply("disconnect")
         assert disconnect["parameters"]["reason"] == "unauthorized"
         await hook.end("disconnect")  # the client closes, the server answers closed
-        assert httpx.get(f"{telephony_server.base_url}/v1/calls/{conversation_id}").status_code == 404
+        assert telephony_server.get_call(conversation_id).status_code == 404
 
 
 async def test_connection_probe_opens_and_closes_without_a_call(telephony_server):
@@ -98,7 +98,7 @@ async def test_connection_probe_opens_and_closes_without_a_call(telephony_server
     await hook.reply("opened")
     await hook.end("end")
     assert [r["type"] for r in hook.replies] == ["opened", "closed"]
-    assert httpx.get(f"{telephony_server.base_url}/v1/calls/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert telephony_server.get_call("00000000-0000-0000-0000-000000000000").status_code == 404
 
 
 async def test_out_of_sequence_message_disconnects_and_keeps_the_audio(telephony_server):
@@ -113,7 +113,7 @@ async def test_out_of_sequence_message_disconnects_and_keeps_the_audio(telephony
     assert disconnect["parameters"]["reason"] == "error" and "seq" in disconnect["parameters"]["info"]
     hook.seq = disconnect["clientseq"]
     await hook.end("disconnect")
-    call = await wait_for_call_end(telephony_server.base_url, conversation_id)
+    call = await wait_for_call_end(telephony_server.base_url, conversation_id, token=telephony_server.token)
     assert call["end_reason"] == "error:bad_seq"
     assert words_heard(reference, transcript_of(call, "customer")) >= 0.5
 

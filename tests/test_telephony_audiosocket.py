@@ -3,13 +3,12 @@
 import asyncio
 import uuid
 
-import httpx
 
 from assistant.simulate import AudioSocketPeer, Pacer
 from assistant.telephony.audiosocket import KIND_DTMF, KIND_ERROR, KIND_UUID, message
 from speech.audio import float_to_pcm16
-from tests.conftest import (assert_one_continuous_call, clip_audio, recorded_events, transcript_of, two_speakers,
-                            wait_for_call_end, words_heard)
+from tests.conftest import (assert_one_continuous_call, clip_audio, recorded_events, transcript_of,
+                            two_speakers, wait_for_call_end, wait_for_call_start, words_heard)
 
 
 def peer(server, call_uuid, channels=1, kind=0x10) -> AudioSocketPeer:
@@ -30,12 +29,12 @@ async def test_two_sockets_with_one_uuid_are_one_call(telephony_server):
     await asterisk.send(two_speakers(customer, agent), Pacer(speed=8))
     await asterisk.end()
     call_id = str(call_uuid)  # canonical lower-case form
-    call = await wait_for_call_end(telephony_server.base_url, call_id)
+    call = await wait_for_call_end(telephony_server.base_url, call_id, token=telephony_server.token)
     assert call["end_reason"] == "hangup" and call["roles"] == ["customer", "agent"]
     assert words_heard(customer_ref, transcript_of(call, "customer")) >= 0.5
     assert words_heard(agent_ref, transcript_of(call, "agent")) >= 0.5
     assert words_heard(agent_ref, transcript_of(call, "customer")) < 0.2
-    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, call_id))
+    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, call_id, token=telephony_server.token))
 
 
 async def test_same_uuid_after_a_drop_continues_at_a_higher_rate(telephony_server):
@@ -47,16 +46,16 @@ async def test_same_uuid_after_a_drop_continues_at_a_higher_rate(telephony_serve
     await asterisk.send(first, Pacer(speed=0))
     await asterisk.drop()  # TCP closed without a hangup message
     await asyncio.sleep(0.5)
-    assert httpx.get(f"{telephony_server.base_url}/v1/calls/{call_id}").json()["status"] == "live"
+    assert telephony_server.get_call(call_id).json()["status"] == "live"
     again = peer(telephony_server, call_id, kind=0x12)  # slin16
     await again.open()
     await again.send(second, Pacer(speed=0))
     await again.end()
-    call = await wait_for_call_end(telephony_server.base_url, call_id)
+    call = await wait_for_call_end(telephony_server.base_url, call_id, token=telephony_server.token)
     assert call["end_reason"] == "hangup"
     transcript = transcript_of(call, "customer")
     assert words_heard(first_ref, transcript) >= 0.5 and words_heard(second_ref, transcript) >= 0.5, transcript
-    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, call_id))
+    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, call_id, token=telephony_server.token))
 
 
 async def test_a_drop_with_no_reconnect_ends_after_the_grace(telephony_server):
@@ -71,7 +70,7 @@ async def test_a_drop_with_no_reconnect_ends_after_the_grace(telephony_server):
     await asterisk.drop()
     loop = asyncio.get_running_loop()
     dropped_at = loop.time()
-    call = await wait_for_call_end(telephony_server.base_url, call_id, timeout=60)
+    call = await wait_for_call_end(telephony_server.base_url, call_id, timeout=60, token=telephony_server.token)
     assert loop.time() - dropped_at >= telephony_server.resume_s - 0.5
     assert call["end_reason"] == "disconnected"
     assert words_heard(reference, transcript_of(call, "customer")) >= 0.5
@@ -94,7 +93,8 @@ async def test_protocol_violations_are_hung_up(telephony_server):
     call_id = str(uuid.uuid4())
     first = peer(telephony_server, call_id)
     await first.open()
-    await asyncio.sleep(0.3)
+    await wait_for_call_start(telephony_server.base_url, call_id, token=telephony_server.token)
     assert await hung_up_on(telephony_server, message(KIND_UUID, uuid.UUID(call_id).bytes)) == b"\x00\x00\x00"
     await first.end()
-    assert (await wait_for_call_end(telephony_server.base_url, call_id))["end_reason"] == "hangup"
+    call = await wait_for_call_end(telephony_server.base_url, call_id, token=telephony_server.token)
+    assert call["end_reason"] == "hangup"

@@ -4,13 +4,12 @@ import asyncio
 import json
 import uuid
 
-import httpx
 import websockets
 
 from assistant.simulate import FreeSwitchPeer, Pacer
 from speech.audio import float_to_pcm16
-from tests.conftest import (assert_one_continuous_call, clip_audio, expect_error, recorded_events, transcript_of,
-                            two_speakers, wait_for_call_end, words_heard)
+from tests.conftest import (assert_one_continuous_call, clip_audio, expect_error, recorded_events,
+                            transcript_of, two_speakers, wait_for_call_end, words_heard)
 
 
 def peer(server, call_id, channels, sample_rate=8000, **metadata) -> FreeSwitchPeer:
@@ -25,12 +24,12 @@ async def test_stereo_fork_gives_caller_and_callee_their_roles(telephony_server)
     await fork.open()
     await fork.send(two_speakers(customer, agent), Pacer(speed=0))
     await fork.end()  # uuid_audio_fork stop: a normal close
-    call = await wait_for_call_end(telephony_server.base_url, call_id)
+    call = await wait_for_call_end(telephony_server.base_url, call_id, token=telephony_server.token)
     assert call["end_reason"] == "stop" and call["roles"] == ["customer", "agent"]
     assert words_heard(customer_ref, transcript_of(call, "customer")) >= 0.4
     assert words_heard(agent_ref, transcript_of(call, "agent")) >= 0.5
     assert words_heard(agent_ref, transcript_of(call, "customer")) < 0.2
-    events = await recorded_events(telephony_server.ws_base, call_id)
+    events = await recorded_events(telephony_server.ws_base, call_id, token=telephony_server.token)
     assert events[0]["source"] == {"protocol": "freeswitch", "mix": "stereo", "sample_rate": 8000,
                                    "campaign": "telecom"}
 
@@ -44,7 +43,7 @@ async def test_mono_16k_without_metadata_takes_the_call_id_from_the_url(telephon
         for offset in range(0, len(wire), 640):  # 20 ms of 16 kHz L16
             await ws.send(wire[offset:offset + 640])
         await ws.send(json.dumps({"note": "send_text from the dialplan"}))  # application data: logged
-    call = await wait_for_call_end(telephony_server.base_url, call_id)
+    call = await wait_for_call_end(telephony_server.base_url, call_id, token=telephony_server.token)
     assert call["end_reason"] == "stop" and call["roles"] == ["customer"]
     assert words_heard(reference, transcript_of(call, "customer")) >= 0.5
 
@@ -58,15 +57,15 @@ async def test_dropped_fork_resumes_the_same_call(telephony_server):
     await fork.send(first, Pacer(speed=0))
     await fork.drop()
     await asyncio.sleep(0.5)
-    assert httpx.get(f"{telephony_server.base_url}/v1/calls/{call_id}").json()["status"] == "live"
+    assert telephony_server.get_call(call_id).json()["status"] == "live"
     again = peer(telephony_server, call_id, 1)
     await again.open()
     await again.send(second, Pacer(speed=0))
     await again.end()
-    call = await wait_for_call_end(telephony_server.base_url, call_id)
+    call = await wait_for_call_end(telephony_server.base_url, call_id, token=telephony_server.token)
     transcript = transcript_of(call, "customer")
     assert words_heard(first_ref, transcript) >= 0.5 and words_heard(second_ref, transcript) >= 0.5, transcript
-    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, call_id))
+    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, call_id, token=telephony_server.token))
 
 
 async def test_bad_metadata_is_refused(telephony_server):

@@ -4,14 +4,13 @@ import asyncio
 import base64
 import json
 
-import httpx
 import soxr
 import websockets
 
 from assistant.simulate import Pacer, TwilioPeer, new_platform_call_id
 from speech.audio import float_to_mulaw
-from tests.conftest import (assert_one_continuous_call, clip_audio, expect_close, recorded_events, transcript_of,
-                            two_speakers, wait_for_call_end, words_heard)
+from tests.conftest import (assert_one_continuous_call, clip_audio, expect_close, recorded_events,
+                            transcript_of, two_speakers, wait_for_call_end, wait_for_call_start, words_heard)
 
 
 def peer(server, call_sid, channels=1, **params) -> TwilioPeer:
@@ -28,13 +27,13 @@ async def test_both_tracks_become_customer_and_agent(telephony_server):
     await twilio.end()
     assert twilio.result["close_code"] == 1000 and not twilio.result["errors"]
 
-    call = await wait_for_call_end(telephony_server.base_url, call_sid)
+    call = await wait_for_call_end(telephony_server.base_url, call_sid, token=telephony_server.token)
     assert call["call_id"] == call_sid and call["end_reason"] == "stop"
     assert call["roles"] == ["customer", "agent"]
     assert words_heard(customer_ref, transcript_of(call, "customer")) >= 0.5
     assert words_heard(agent_ref, transcript_of(call, "agent")) >= 0.5
     assert words_heard(agent_ref, transcript_of(call, "customer")) < 0.2  # tracks not mixed up
-    events = await recorded_events(telephony_server.ws_base, call_sid)
+    events = await recorded_events(telephony_server.ws_base, call_sid, token=telephony_server.token)
     assert_one_continuous_call(events)
     source = events[0]["source"]
     assert source["protocol"] == "twilio" and source["stream_sid"] == twilio.stream_sid
@@ -50,7 +49,7 @@ async def test_new_stream_with_the_same_call_sid_continues_the_call(telephony_se
     await dropped.send(first, Pacer(speed=0))
     await dropped.drop()  # the socket breaks: no stop
     await asyncio.sleep(1.0)
-    assert httpx.get(f"{telephony_server.base_url}/v1/calls/{call_sid}").json()["status"] == "live"
+    assert telephony_server.get_call(call_sid).json()["status"] == "live"
 
     resumed = peer(telephony_server, call_sid)
     await resumed.open()
@@ -58,12 +57,12 @@ async def test_new_stream_with_the_same_call_sid_continues_the_call(telephony_se
     await resumed.end()
     assert resumed.result["close_code"] == 1000
 
-    call = await wait_for_call_end(telephony_server.base_url, call_sid)
+    call = await wait_for_call_end(telephony_server.base_url, call_sid, token=telephony_server.token)
     assert call["end_reason"] == "stop"
     transcript = transcript_of(call, "customer")
     assert words_heard(first_ref, transcript) >= 0.5, transcript  # said before the drop: kept
     assert words_heard(second_ref, transcript) >= 0.5, transcript
-    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, call_sid))
+    assert_one_continuous_call(await recorded_events(telephony_server.ws_base, call_sid, token=telephony_server.token))
 
 
 async def test_bad_messages_in_a_call_are_skipped_not_fatal(telephony_server):
@@ -88,7 +87,7 @@ async def test_bad_messages_in_a_call_are_skipped_not_fatal(telephony_server):
                 "payload": base64.b64encode(wire[offset:offset + 160]).decode()}}))
         await ws.send(json.dumps({"event": "stop", "stop": {"callSid": call_sid}}))
         assert await expect_close(ws) == 1000
-    call = await wait_for_call_end(telephony_server.base_url, call_sid)
+    call = await wait_for_call_end(telephony_server.base_url, call_sid, token=telephony_server.token)
     assert call["end_reason"] == "stop"
     assert words_heard(reference, transcript_of(call, "customer")) >= 0.5
 
@@ -112,20 +111,21 @@ async def test_unusable_starts_close_the_stream(telephony_server):
     code, reason = await refused(telephony_server, {"callSid": call_sid, "tracks": ["inbound"], "mediaFormat": fmt,
                                                     "customParameters": {"tenant": "../etc"}})
     assert code == 1008 and reason.startswith("bad_start")
-    assert httpx.get(f"{telephony_server.base_url}/v1/calls/{call_sid}").status_code == 404
+    assert telephony_server.get_call(call_sid).status_code == 404
 
 
 async def test_a_stopped_call_is_not_reopened_and_a_live_one_not_doubled(telephony_server):
     call_sid = new_platform_call_id("twilio")
     live = peer(telephony_server, call_sid)
     await live.open()
-    await asyncio.sleep(0.3)
+    await wait_for_call_start(telephony_server.base_url, call_sid, token=telephony_server.token)
     second = peer(telephony_server, call_sid)
     await second.open()
     await second._wait_closed()
     assert second.result["close_code"] == 1008 and second.ws.close_reason.startswith("call_busy")
     await live.end()
-    assert (await wait_for_call_end(telephony_server.base_url, call_sid))["end_reason"] == "stop"
+    call = await wait_for_call_end(telephony_server.base_url, call_sid, token=telephony_server.token)
+    assert call["end_reason"] == "stop"
     again = peer(telephony_server, call_sid)
     await again.open()
     await again._wait_closed()
@@ -142,10 +142,11 @@ def test_simulate_cli_plays_two_files_as_a_twilio_call(telephony_server):
     call_sid = new_platform_call_id("twilio")
     done = subprocess.run([sys.executable, "-m", "assistant.cli", "simulate", str(customer), str(agent),
                            "--protocol", "twilio", "--call-id", call_sid, "--url", telephony_server.base_url,
-                           "--speed", "0"], cwd=REPO, capture_output=True, text=True, timeout=300)
+                           "--speed", "0", "--token", telephony_server.token], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "customer (en)" in done.stdout and "agent" in done.stdout
-    call = httpx.get(f"{telephony_server.base_url}/v1/calls/{call_sid}").json()
+    call = telephony_server.get_call(call_sid).json()
     assert call["status"] == "ended" and call["end_reason"] == "stop"
     assert words_heard(customer_ref, transcript_of(call, "customer")) >= 0.5
     assert words_heard(agent_ref, transcript_of(call, "agent")) >= 0.5

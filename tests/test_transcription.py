@@ -20,11 +20,11 @@ WER_BOUNDS = {"fr": 0.40, "es": 0.15}
 
 
 @pytest.mark.parametrize("language", ["fr", "es"])
-async def test_fleurs_clips_transcribe_within_measured_wer(ws_base, language):
+async def test_fleurs_clips_transcribe_within_measured_wer(floor, language):
     wers = []
     for index in range(5):
         clip, reference = fleurs_clip(language, index)
-        events = await transcribe_live(ws_base, clip)
+        events = await transcribe_live(floor, clip)
         finals = [e for e in events if e["type"] == "transcript.final"]
         assert finals, f"no final transcript for {clip.name}"
         assert {e["language"] for e in finals} == {language}
@@ -36,24 +36,24 @@ async def test_fleurs_clips_transcribe_within_measured_wer(ws_base, language):
 
 
 @pytest.mark.parametrize("language", ["en", "pt"])
-async def test_english_and_portuguese_speech_is_detected_as_such(ws_base, language):
+async def test_english_and_portuguese_speech_is_detected_as_such(floor, language):
     for index in (0, 1):
         clip, reference = fleurs_clip(language, index)
-        finals = [e for e in await transcribe_live(ws_base, clip) if e["type"] == "transcript.final"]
+        finals = [e for e in await transcribe_live(floor, clip) if e["type"] == "transcript.final"]
         assert finals and {e["language"] for e in finals} == {language}
         assert word_error_rate(reference, " ".join(e["text"] for e in finals)) < 0.35
 
 
-async def test_forced_language_is_obeyed(ws_base):
+async def test_forced_language_is_obeyed(floor):
     clip, _ = fleurs_clip("pt", 0)
-    events = await transcribe_live(ws_base, clip, language="es")
+    events = await transcribe_live(floor, clip, language="es")
     finals = [e for e in events if e["type"] == "transcript.final"]
     assert finals and {e["language"] for e in finals} == {"es"}
 
 
-async def test_real_time_stream_shows_partials_then_the_final_of_each_utterance(ws_base):
+async def test_real_time_stream_shows_partials_then_the_final_of_each_utterance(floor):
     clip, reference = fleurs_clip("es", 1)
-    events = await transcribe_live(ws_base, clip, speed=1.0)
+    events = await transcribe_live(floor, clip, speed=1.0)
     kinds = [e["type"] for e in events]
     assert kinds[0] == "call.started" and kinds[-1] == "call.ended"
     finals = [e for e in events if e["type"] == "transcript.final"]
@@ -84,16 +84,18 @@ async def test_real_time_stream_shows_partials_then_the_final_of_each_utterance(
     assert word_error_rate(reference, " ".join(e["text"] for e in finals)) < 0.2
 
 
-async def test_silence_gives_no_transcript(rafiq_server, ws_base):
+async def test_silence_gives_no_transcript(floor):
+    ws_base = floor.ws_base
     rng = np.random.default_rng(1)
     quiet_noise = (rng.normal(0, 0.003, (1, 16000 * 6))).astype(np.float32)
     call_id = new_call_id("silence")
-    await stream_audio(quiet_noise, f"{ws_base}/v1/calls/{call_id}/audio", speed=0)
-    events = await collect_events(ws_base, call_id)
+    await stream_audio(quiet_noise, f"{ws_base}/v1/calls/{call_id}/audio", speed=0, api_key=floor.ingest_key())
+    events = await collect_events(ws_base, call_id, token=floor.token("supervisor"))
     assert [e["type"] for e in events] == ["call.started", "call.ended"]
 
 
-async def test_long_utterance_with_short_pauses_gives_one_final_with_every_word(ws_base):
+async def test_long_utterance_with_short_pauses_gives_one_final_with_every_word(floor):
+    ws_base = floor.ws_base
     # Two sentences joined by a 300 ms pause: shorter than the 500 ms that ends an utterance, so
     # one utterance; the final decoded ahead at the pause is thrown away when speech resumes.
     parts, references = [], []
@@ -107,8 +109,8 @@ async def test_long_utterance_with_short_pauses_gives_one_final_with_every_word(
     pause = np.zeros(int(16000 * 0.3), dtype=np.float32)
     joined = np.concatenate([parts[0], pause, parts[1]])[None, :]
     call_id = new_call_id("pieces")
-    collector = asyncio.ensure_future(collect_when_started(ws_base, call_id))
-    await stream_audio(joined, f"{ws_base}/v1/calls/{call_id}/audio", speed=0)
+    collector = asyncio.ensure_future(collect_when_started(ws_base, call_id, token=floor.token("supervisor")))
+    await stream_audio(joined, f"{ws_base}/v1/calls/{call_id}/audio", speed=0, api_key=floor.ingest_key())
     finals = [e for e in await asyncio.wait_for(collector, 120) if e["type"] == "transcript.final"]
     assert len(finals) == 1, [f["text"] for f in finals]
     assert finals[0]["language"] == "en"

@@ -1,22 +1,30 @@
 """The agent panel (ui/static) in a real Chromium against the real Rafiq app.
 
 Needs Debian's Chromium (``apt-get install chromium``; no browser download) and the
-``rafiq_server`` fixture from conftest.py (the real app on a free port). The demo call
-streams at real-time pace, so one demo call is shared by the tests of this module.
+``rafiq_server`` fixture from conftest.py (the real app on a free port). Every page signs in
+first, as ``agent-default`` unless said otherwise. The demo call streams at real-time pace, so
+one demo call (the agent's) is shared by the tests of this module.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from playwright.sync_api import expect
 
-from tests.browser import browser, watch  # noqa: F401  (fixtures)
+from assistant.simulate import stream_audio
+from speech.audio import decode_file
+from tests.browser import browser, sign_in, watch  # noqa: F401  (fixtures)
+from tests.conftest import fleurs_clip, new_call_id, words_heard
 
 DEMO_TIMEOUT_MS = 150_000  # first final customer line and first suggestion of the demo call
 CALL_END_TIMEOUT_S = 420  # the whole demo call, streamed at real-time pace
@@ -24,6 +32,8 @@ SCREENSHOT = "/tmp/panel.png"
 
 # The demo call started through the panel in the first test, reused by the others.
 _shared: dict[str, str] = {}
+# Whose data the module's API checks read with: the agent sees their own calls.
+_auth: dict[str, dict] = {}
 
 
 def _ids(page, selector: str, attribute: str) -> list[str]:
@@ -37,8 +47,13 @@ def _feedback_action(suggestion: dict) -> str | None:
     return suggestion.get("action") or suggestion.get("state")
 
 
+@pytest.fixture(autouse=True)
+def _agent_headers(floor):
+    _auth["headers"] = floor.headers("agent")
+
+
 def _call_view(base_url: str, call_id: str) -> dict:
-    response = httpx.get(f"{base_url}/v1/calls/{call_id}", timeout=10)
+    response = httpx.get(f"{base_url}/v1/calls/{call_id}", headers=_auth["headers"], timeout=30)
     response.raise_for_status()
     return response.json()
 
@@ -56,17 +71,20 @@ def context(browser, rafiq_server, watch):
 
 
 @pytest.fixture
-def page(context, watch):
+def page(context, watch, floor, rafiq_server):
+    """A page signed in as the default tenant's agent."""
     page = context.new_page()
     watch.attach(page)
+    username = floor.username("agent")
+    sign_in(page, rafiq_server, username, floor.passwords[username])
     return page
 
 
 @pytest.fixture
-def demo_call(rafiq_server) -> str:
+def demo_call(rafiq_server, floor) -> str:
     """The demo call of the first test, or a new one when this test runs alone."""
     if "call_id" not in _shared:
-        response = httpx.post(f"{rafiq_server}/v1/demo/calls", timeout=30)
+        response = httpx.post(f"{rafiq_server}/v1/demo/calls", headers=floor.headers("agent"), timeout=30)
         assert response.status_code == 202, response.text
         _shared["call_id"] = response.json()["call_id"]
     return _shared["call_id"]
@@ -99,9 +117,11 @@ def _assert_matches_record(page, view: dict) -> None:
         expect(card).to_have_attribute("data-state", _feedback_action(suggestion) or "new")
 
 
-def test_demo_call_shows_transcript_and_suggestions(page, rafiq_server):
+def test_demo_call_shows_transcript_and_suggestions(page, rafiq_server, floor):
     page.goto("/")
     expect(page.get_by_test_id("app-name")).to_have_text("Rafiq")
+    expect(page.get_by_test_id("session-user")).to_have_attribute("data-username", floor.username("agent"))
+    expect(page.get_by_test_id("calls-title")).to_have_text("Mes appels")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     expect(page.get_by_test_id("demo-button")).to_have_text(re.compile("Lancer l'appel de démo"))
 
@@ -110,6 +130,7 @@ def test_demo_call_shows_transcript_and_suggestions(page, rafiq_server):
     call_id = page.locator("body").get_attribute("data-call-id")
     _shared["call_id"] = call_id
     assert page.url.endswith(f"#call={call_id}")
+    assert _call_view(rafiq_server, call_id)["agent"] == floor.username("agent")  # the demo is the agent's call
     expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected")
     expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", re.compile("live|ended"))
     # The call list picks the new call up, marked live while it streams.
@@ -254,3 +275,94 @@ def test_reload_after_end_rebuilds_transcript_without_duplicates(page, rafiq_ser
     _assert_matches_record(page, view)
     expect(page.locator('[data-testid="checklist-item"][data-item="greet"]')).to_be_checked()
     expect(page.locator('[data-testid="checklist-item"][data-item="close"]')).not_to_be_checked()
+
+
+def _stream(floor, clip, call_id: str, agent: str, speed: float) -> dict:
+    """Stream a real clip as call ``call_id`` taken by ``agent``, in a thread of its own (its own
+    event loop, away from Playwright's)."""
+    url = f"{floor.ws_base}/v1/calls/{call_id}/audio"
+    return asyncio.run(stream_audio(decode_file(clip), url, speed=speed, api_key=floor.ingest_key(), agent=agent))
+
+
+def _wait_live(base_url: str, call_id: str, headers: dict, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while httpx.get(f"{base_url}/v1/calls/{call_id}", headers=headers, timeout=30).status_code != 200:
+        assert time.monotonic() < deadline, f"call {call_id} did not start within {timeout_s} s"
+        time.sleep(0.2)
+
+
+def test_panel_follows_the_agents_own_call_by_itself(page, floor, rafiq_server):
+    page.goto("/")
+    body = page.locator("body")
+    expect(body).to_have_attribute("data-following", "true")  # /v1/agents/me/calls is open
+    expect(page.get_by_test_id("follow-status")).to_have_attribute("data-state", "waiting")
+    # Every call the panel opens, from now on.
+    page.evaluate("""() => {
+        window.__opened = [];
+        new MutationObserver(() => window.__opened.push(document.body.getAttribute("data-call-id")))
+            .observe(document.body, {attributes: true, attributeFilter: ["data-call-id"]});
+    }""")
+
+    clip, reference = fleurs_clip("fr", 1)
+    other_clip, _ = fleurs_clip("es", 2)
+    mine, theirs = new_call_id("mine"), new_call_id("theirs")
+    with ThreadPoolExecutor(2) as pool:
+        # A colleague's call starts first, then the agent's own; both at twice real time.
+        other = pool.submit(_stream, floor, other_clip, theirs, floor.username("agent2"), 2.0)
+        _wait_live(rafiq_server, theirs, floor.headers("agent2"))
+        own = pool.submit(_stream, floor, clip, mine, floor.username("agent"), 2.0)
+
+        # The agent's call opens by itself, while it is live, and its words appear.
+        expect(body).to_have_attribute("data-call-id", mine, timeout=60_000)
+        expect(page.get_by_test_id("follow-status")).to_have_attribute("data-state", "live")
+        expect(page.get_by_test_id("current-call-id")).to_have_text(mine)
+        assert page.url.endswith(f"#call={mine}")
+        expect(page.locator(f'[data-testid="call-item"][data-call-id="{mine}"]')).to_be_visible()
+        own_result, other_result = own.result(timeout=300), other.result(timeout=300)
+    assert not own_result["errors"] and not other_result["errors"], (own_result, other_result)
+
+    finals = page.locator('[data-testid="segment"][data-final="true"]')
+    expect(finals.first).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", "ended", timeout=120_000)
+    view = _call_view(rafiq_server, mine)
+    assert view["agent"] == floor.username("agent") and view["segments"]
+    expect(finals).to_have_count(len(view["segments"]))
+    shown = " ".join(finals.get_by_test_id("segment-text").all_inner_texts())
+    assert words_heard(reference, shown) >= 0.3, (reference, shown)
+    expect(page.get_by_test_id("follow-status")).to_have_attribute("data-state", "waiting")
+
+    # The colleague's call never reached this panel: not opened, not listed, not announced.
+    assert theirs not in page.evaluate("window.__opened")
+    assert mine in page.evaluate("window.__opened")
+    expect(page.locator(f'[data-testid="call-item"][data-call-id="{theirs}"]')).to_have_count(0)
+    assert theirs not in page.evaluate("Object.keys(window.__rafiq.state.follow.known)")
+    listed = httpx.get(f"{rafiq_server}/v1/calls", headers=floor.headers("agent"), timeout=30).json()["calls"]
+    assert mine in {c["call_id"] for c in listed} and theirs not in {c["call_id"] for c in listed}
+    # ...whereas it is the colleague's own call.
+    colleague = httpx.get(f"{rafiq_server}/v1/calls/{theirs}", headers=floor.headers("agent2"), timeout=30)
+    assert colleague.status_code == 200 and colleague.json()["agent"] == floor.username("agent2")
+
+
+def test_supervisor_sees_the_calls_of_the_tenant_read_only(browser, watch, floor, rafiq_server, demo_call):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=rafiq_server, locale="fr-FR")
+    ctx.set_default_timeout(30_000)
+    try:
+        page = ctx.new_page()
+        watch.attach(page)
+        username = floor.username("supervisor")
+        sign_in(page, rafiq_server, username, floor.passwords[username])
+        assert urlsplit(page.url).path == "/"
+        expect(page.locator("body")).to_have_attribute("data-role", "supervisor")
+        expect(page.get_by_test_id("demo-button")).to_be_hidden()  # only agents take calls
+        expect(page.get_by_test_id("follow-status")).to_be_hidden()
+        item = page.locator(f'[data-testid="call-item"][data-call-id="{demo_call}"]')
+        expect(item.get_by_test_id("call-item-agent")).to_have_text(floor.username("agent"))
+        item.click()
+        card = page.locator('[data-testid="suggestion"]').first
+        expect(card).to_be_visible(timeout=DEMO_TIMEOUT_MS)
+        expect(card.get_by_test_id("use-button")).to_be_hidden()  # reads, does not act for the agent
+        # Another tenant's supervisor does not see the call at all.
+        other = httpx.get(f"{rafiq_server}/v1/calls", headers=floor.headers("supervisor", "other"), timeout=30)
+        assert demo_call not in {c["call_id"] for c in other.json()["calls"]}
+    finally:
+        ctx.close()

@@ -1,6 +1,9 @@
 """The trainer page (ui/static/trainer.html) in a real Chromium against the real Rafiq app:
 write → submit → publish → agents find it; a translation beside its source; version diff and
-rollback; a knowledge gap from a real call turned into a draft; Arabic right to left."""
+rollback; a knowledge gap from a real call turned into a draft; Arabic right to left.
+
+Each test has a tenant of its own (``floor.add_tenant()``: an empty knowledge base) and signs in
+as its trainer; the API checks use the bearer tokens of that tenant's people."""
 
 from __future__ import annotations
 
@@ -14,35 +17,42 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import fleurs_clip, transcribe_live
-from tests.browser import browser, watch  # noqa: F401  (fixtures)
+from tests.browser import browser, sign_in, watch  # noqa: F401  (fixtures)
 
-TRAINER = {"X-Rafiq-Role": "trainer", "X-Rafiq-User": "api.trainer"}
-AGENT = {"X-Rafiq-Role": "agent"}
 SCREENSHOT = "/tmp/trainer.png"
+_floor = {}  # the module's Floor, for agent_answers()
 
 
 @pytest.fixture
-def tenant() -> str:
-    return f"ui{uuid.uuid4().hex[:8]}"
+def tenant(floor) -> str:
+    _floor["floor"] = floor
+    return floor.add_tenant(f"ui{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
-def page(browser, rafiq_server, watch, tenant):
+def trainer(floor, tenant) -> dict[str, str]:
+    """The Authorization header of the tenant's trainer."""
+    return floor.headers("trainer", tenant)
+
+
+@pytest.fixture
+def page(browser, rafiq_server, watch, floor, tenant):
     ctx = browser.new_context(viewport={"width": 1500, "height": 950}, base_url=rafiq_server, locale="fr-FR")
     ctx.set_default_timeout(20_000)
     page = ctx.new_page()
     watch.attach(page)
-    page.goto(f"/trainer?tenant={tenant}")
+    username = floor.username("trainer", tenant)
+    sign_in(page, rafiq_server, username, floor.passwords[username], next_path="/trainer")
     expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    page.get_by_test_id("user-input").fill("samira.formatrice")
-    page.get_by_test_id("user-input").dispatch_event("change")
     yield page
     ctx.close()
 
 
 def agent_answers(base: str, tenant: str, question: str, language: str | None = None) -> list[dict]:
-    params = {"q": question, "tenant": tenant, **({"language": language} if language else {})}
-    response = httpx.get(f"{base}/v1/kb/answers", headers=AGENT, params=params)
+    """What the tenant's agents get for ``question`` (their tenant's published answers)."""
+    params = {"q": question, **({"language": language} if language else {})}
+    response = httpx.get(f"{base}/v1/kb/answers", headers=_floor["floor"].headers("agent", tenant), params=params,
+                         timeout=30)
     assert response.status_code == 200, response.text
     return response.json()["answers"]
 
@@ -51,8 +61,11 @@ def item(page, article_id: str):
     return page.locator(f'[data-testid="article-item"][data-article-id="{article_id}"]')
 
 
-def test_write_submit_publish_and_agents_find_it(page, rafiq_server, tenant):
+def test_write_submit_publish_and_agents_find_it(page, rafiq_server, floor, tenant):
     expect(page.locator("html")).to_have_attribute("lang", "fr")
+    trainer_name = floor.username("trainer", tenant)
+    expect(page.get_by_test_id("session-user")).to_have_attribute("data-username", trainer_name)
+    expect(page.get_by_test_id("user-input")).to_have_count(0)  # who writes is who signed in
     page.get_by_test_id("new-article").click()
     expect(page.get_by_test_id("editor-mode")).to_have_text("Nouvel article (FR)")
     page.get_by_test_id("field-title").fill("Horaires de l'agence de Fès pendant le Ramadan")
@@ -86,7 +99,10 @@ def test_write_submit_publish_and_agents_find_it(page, rafiq_server, tenant):
     versions = page.locator('[data-testid="version-item"]')
     expect(versions).to_have_count(3)
     expect(versions.first).to_have_attribute("data-action", "published")
-    expect(versions.first).to_contain_text("samira.formatrice")
+    expect(versions.first).to_contain_text(trainer_name)  # the author recorded is the signed-in user
+    history = httpx.get(f"{rafiq_server}/v1/kb/articles/{article_id}/versions",
+                        headers=floor.headers("trainer", tenant), timeout=30).json()
+    assert [v["author"] for v in history["versions"]] == [trainer_name] * 3
     expect(versions.first).to_contain_text("relu et validé")
 
     # Filters: the published article is found by status, text and language, not by another status.
@@ -100,9 +116,9 @@ def test_write_submit_publish_and_agents_find_it(page, rafiq_server, tenant):
     page.screenshot(path=SCREENSHOT)
 
 
-def test_translation_side_by_side_then_diff_and_rollback(page, rafiq_server, tenant):
-    source = httpx.post(f"{rafiq_server}/v1/kb/articles", headers=TRAINER, json={
-        "title": "Changer de forfait mobile", "language": "fr", "tenant": tenant, "publish": True,
+def test_translation_side_by_side_then_diff_and_rollback(page, rafiq_server, tenant, trainer):
+    source = httpx.post(f"{rafiq_server}/v1/kb/articles", headers=trainer, json={
+        "title": "Changer de forfait mobile", "language": "fr", "publish": True,
         "body": "Le changement de forfait se fait par le *555# ou en agence ; il prend effet le lendemain.",
         "reply": "Composez le *555# : le nouveau forfait s'applique dès demain.",
         "questions": ["Comment changer de forfait ?"], "tags": ["forfait"], "campaign": "telecom"}).json()
@@ -131,7 +147,7 @@ def test_translation_side_by_side_then_diff_and_rollback(page, rafiq_server, ten
     translations = page.locator('[data-testid="translation-item"]')
     expect(translations).to_have_count(2)
     expect(page.locator('[data-testid="translation-item"][data-language="fr"]')).to_have_attribute("data-status", "published")
-    variants = httpx.get(f"{rafiq_server}/v1/kb/articles/{source['id']}/translations", headers=TRAINER).json()["articles"]
+    variants = httpx.get(f"{rafiq_server}/v1/kb/articles/{source['id']}/translations", headers=trainer).json()["articles"]
     arabic = next(v for v in variants if v["language"] == "ar")
     assert arabic["group_id"] == source["group_id"] and arabic["campaign"] == "telecom"
 
@@ -166,10 +182,10 @@ def test_translation_side_by_side_then_diff_and_rollback(page, rafiq_server, ten
     assert agent_answers(rafiq_server, tenant, "How do I change my mobile plan?", "fr")[0]["text"] == source["reply"]
 
 
-def test_gap_from_a_real_call_becomes_a_draft(page, rafiq_server, ws_base, tenant):
+def test_gap_from_a_real_call_becomes_a_draft(page, rafiq_server, floor, tenant):
     clip, _ = fleurs_clip("es", 0)  # a travel-weather question this tenant's empty base cannot answer
     with ThreadPoolExecutor(1) as pool:  # its own event loop, away from Playwright's
-        events = pool.submit(asyncio.run, transcribe_live(ws_base, clip, tenant=tenant)).result()
+        events = pool.submit(asyncio.run, transcribe_live(floor, clip, tenant=tenant)).result()
     assert not [e for e in events if e["type"] == "suggestion"]
 
     page.get_by_test_id("tab-gaps").click()
@@ -233,15 +249,16 @@ def test_trainer_page_in_arabic_is_right_to_left(page):
     expect(html).to_have_attribute("dir", "ltr")
 
 
-def test_agent_panel_marks_an_answer_not_in_the_customers_language(browser, rafiq_server, ws_base, watch, tenant):
-    created = httpx.post(f"{rafiq_server}/v1/kb/articles", headers=TRAINER, json={
-        "title": "Extreme weather risks when travelling", "language": "en", "tenant": tenant, "publish": True,
+def test_agent_panel_marks_an_answer_not_in_the_customers_language(browser, rafiq_server, floor, watch, tenant,
+                                                                 trainer):
+    created = httpx.post(f"{rafiq_server}/v1/kb/articles", headers=trainer, json={
+        "title": "Extreme weather risks when travelling", "language": "en", "publish": True,
         "body": "Travellers are strongly advised to find out about any risk of extreme weather in the area "
                 "they are visiting, since it may affect their travel plans."})
     assert created.status_code == 201
     clip, _ = fleurs_clip("es", 0)  # asked in Spanish; the base has English only
     with ThreadPoolExecutor(1) as pool:
-        events = pool.submit(asyncio.run, transcribe_live(ws_base, clip, tenant=tenant)).result()
+        events = pool.submit(asyncio.run, transcribe_live(floor, clip, tenant=tenant)).result()
     suggestion = next(e for e in events if e["type"] == "suggestion")
     assert suggestion["language"] == "en"
 
@@ -249,7 +266,8 @@ def test_agent_panel_marks_an_answer_not_in_the_customers_language(browser, rafi
     try:
         page = ctx.new_page()
         watch.attach(page)
-        page.goto(f"/#call={suggestion['call_id']}")
+        username = floor.username("supervisor", tenant)  # the call has no agent: its supervisor reads it
+        sign_in(page, rafiq_server, username, floor.passwords[username], next_path=f"/#call={suggestion['call_id']}")
         card = page.locator(f'[data-testid="suggestion"][data-suggestion-id="{suggestion["suggestion_id"]}"]')
         expect(card).to_have_attribute("data-language-fallback", "true")
         expect(card.get_by_test_id("suggestion-language-fallback")).to_have_text("Pas de version ES : texte d'origine")

@@ -151,23 +151,30 @@ async def authorize(conn: HTTPConnection) -> AsyncIterator[Principal | None]:
         elif method in UNSAFE_METHODS and not same_secret(conn.headers.get(CSRF_HEADER, ""), principal.csrf):
             raise AuthError(403, "csrf_failed", f"a change made with the session cookie needs the "
                                                 f"{CSRF_HEADER} header (the {CSRF_COOKIE} cookie's value)")
-    async for value in _audited(conn, rule, principal):
-        yield value
-
-
-async def _audited(conn: HTTPConnection, rule: Rule, principal: Principal) -> AsyncIterator[Principal]:
-    if rule.audit is None:
+    # A context manager, not ``async for`` over a generator: an exception the route raises is
+    # thrown in here at the ``yield`` and must reach _audited's handler (an ``async for`` body
+    # would not pass it on, and refusals went unaudited).
+    async with _audited(conn, rule, principal):
         yield principal
+
+
+@contextlib.asynccontextmanager
+async def _audited(conn: HTTPConnection, rule: Rule, principal: Principal) -> AsyncIterator[None]:
+    if rule.audit is None:
+        yield
         return
     if conn.scope["type"] == "websocket":
         await record_audit(conn, principal, rule.audit)
-        yield principal
+        yield
         return
     try:
-        yield principal
-    except HTTPException as exc:
-        code = exc.detail.get("code") if isinstance(exc.detail, dict) else None
-        await record_audit(conn, principal, rule.audit, outcome=f"refused:{exc.status_code}",
+        yield
+    except (HTTPException, AuthError) as exc:
+        if isinstance(exc, AuthError):  # e.g. an admin creating a user in another tenant
+            status, code = exc.status, exc.code
+        else:
+            status, code = exc.status_code, exc.detail.get("code") if isinstance(exc.detail, dict) else None
+        await record_audit(conn, principal, rule.audit, outcome=f"refused:{status}",
                            detail={"code": code} if code else None)
         raise
     else:

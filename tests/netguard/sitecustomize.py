@@ -29,6 +29,10 @@ sockets itself (a C/Rust HTTP client inside an extension module, a non-Python ch
 invisible to audit hooks; run the whole test in a network namespace without a route (for example
 ``unshare -n``) when that matters.
 
+``RAFIQ_NETGUARD_PROBE`` (a file path, optional): once the hook is installed, one JSON line
+``{"event": "loaded", "pid", "log"}`` is appended there, so a test can prove that the guard is live
+in the very process it watches (an empty log means something only if the hook was there).
+
 With ``RAFIQ_NETGUARD_LOG`` unset this module does nothing at all, apart from running any other
 ``sitecustomize`` further down ``sys.path`` (this one shadows it, so it is loaded by path first).
 """
@@ -226,3 +230,11 @@ if LOG_PATH:
     _guard_method("sendmsg", "socket.sendmsg", lambda a: a[3] if len(a) >= 4 else None)
     sys.addaudithook(_netguard_hook)
     ACTIVE = True
+
+    _PROBE_PATH = os.environ.get("RAFIQ_NETGUARD_PROBE")
+    if _PROBE_PATH:
+        _fd = os.open(_PROBE_PATH, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(_fd, (json.dumps({"event": "loaded", "pid": os.getpid(), "log": LOG_PATH}) + "\n").encode())
+        finally:
+            os.close(_fd)

@@ -26,6 +26,16 @@
       "conn.connected": "Connecté",
       "conn.reconnecting": "Reconnexion…",
       "conn.closed": "Flux terminé",
+      "calls.title_mine": "Mes appels",
+      "calls.title_team": "Appels de l'équipe",
+      "calls.title_tenant": "Appels du centre",
+      "calls.agent": "Agent : {name}",
+      "calls.no_agent": "Sans agent",
+      "follow.waiting": "Vos appels s'ouvrent ici dès qu'ils commencent.",
+      "follow.live": "Votre appel en cours est ouvert.",
+      "follow.reconnecting": "Suivi de vos appels interrompu : reconnexion…",
+      "transcript.pick_agent": "Votre prochain appel s'ouvrira ici tout seul. Vous pouvez aussi rouvrir un appel précédent ou lancer la démo.",
+      "transcript.pick_supervisor": "Choisissez un appel dans la liste.",
       "calls.title": "Appels",
       "calls.empty": "Aucun appel pour l'instant",
       "calls.id_label": "Identifiant d'appel",
@@ -98,6 +108,16 @@
       "conn.connected": "متصل",
       "conn.reconnecting": "جارٍ إعادة الاتصال…",
       "conn.closed": "انتهى البث",
+      "calls.title_mine": "مكالماتي",
+      "calls.title_team": "مكالمات الفريق",
+      "calls.title_tenant": "مكالمات المركز",
+      "calls.agent": "الوكيل: {name}",
+      "calls.no_agent": "بدون وكيل",
+      "follow.waiting": "تُفتح مكالماتك هنا فور بدايتها.",
+      "follow.live": "مكالمتك الجارية مفتوحة.",
+      "follow.reconnecting": "انقطعت متابعة مكالماتك: جارٍ إعادة الاتصال…",
+      "transcript.pick_agent": "ستُفتح مكالمتك التالية هنا تلقائيًا. يمكنك أيضًا فتح مكالمة سابقة أو تشغيل المكالمة التجريبية.",
+      "transcript.pick_supervisor": "اختر مكالمة من القائمة.",
       "calls.title": "المكالمات",
       "calls.empty": "لا توجد مكالمات بعد",
       "calls.id_label": "معرّف المكالمة",
@@ -170,6 +190,16 @@
       "conn.connected": "Connected",
       "conn.reconnecting": "Reconnecting…",
       "conn.closed": "Stream ended",
+      "calls.title_mine": "My calls",
+      "calls.title_team": "Team calls",
+      "calls.title_tenant": "All calls",
+      "calls.agent": "Agent: {name}",
+      "calls.no_agent": "No agent",
+      "follow.waiting": "Your calls open here as soon as they start.",
+      "follow.live": "Your current call is open.",
+      "follow.reconnecting": "Following your calls was interrupted: reconnecting…",
+      "transcript.pick_agent": "Your next call will open here by itself. You can also reopen an earlier call or play the demo.",
+      "transcript.pick_supervisor": "Pick a call from the list.",
       "calls.title": "Calls",
       "calls.empty": "No calls yet",
       "calls.id_label": "Call id",
@@ -302,6 +332,21 @@
   function isRtl() { return !!RTL_LANGS[current]; }
   function onChange(fn) { listeners.push(fn); }
 
+  // The FR / العربية / EN buttons (class "lang", data-lang): switch on click, aria-pressed follows.
+  function bindLangButtons(root) {
+    var buttons = Array.prototype.slice.call((root || document).querySelectorAll(".lang[data-lang]"));
+    function mark() {
+      buttons.forEach(function (b) {
+        b.setAttribute("aria-pressed", b.getAttribute("data-lang") === current ? "true" : "false");
+      });
+    }
+    buttons.forEach(function (b) {
+      b.addEventListener("click", function () { setLang(b.getAttribute("data-lang")); });
+    });
+    onChange(mark);
+    mark();
+  }
+
   applyDocumentLang();
 
   window.RafiqI18n = {
@@ -312,7 +357,8 @@
     setLang: setLang,
     getLang: getLang,
     isRtl: isRtl,
-    onChange: onChange
+    onChange: onChange,
+    bindLangButtons: bindLangButtons
   };
   window.t = t;
 })();

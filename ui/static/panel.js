@@ -5,6 +5,10 @@
  * replayed when the socket (re)connects, so everything is keyed: transcript
  * lines by segment_id, suggestion cards by suggestion_id; a replayed event
  * updates what is shown in place instead of adding to it.
+ *
+ * Signed in (session.js): an agent's panel follows their own calls by itself over
+ * WebSocket /v1/agents/me/calls (a call that starts opens at once) and lists their
+ * earlier calls; a supervisor's lists the calls of their team or tenant, read-only.
  */
 (function () {
   "use strict";
@@ -23,7 +27,12 @@
   var $ = function (sel, root) { return (root || document).querySelector(sel); };
   var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
 
+  var Session = window.RafiqSession;
+
   var els = {
+    callsTitle: $('[data-testid="calls-title"]'),
+    follow: $('[data-testid="follow-status"]'),
+    followLabel: $('[data-testid="follow-status"] .follow__label'),
     conn: $('[data-testid="connection-status"]'),
     connLabel: $('[data-testid="connection-status"] .conn__label'),
     toast: $('[data-testid="error"]'),
@@ -66,7 +75,10 @@
     segments: new Map(), // segment_id -> {data, el}
     suggestions: new Map(), // suggestion_id -> {data, el, action, text, editing}
     stickToBottom: true,
-    calls: []
+    calls: [],
+    me: null,            // the signed-in user (GET /v1/me)
+    isAgent: false,      // follows their own calls; may play the demo and give feedback
+    follow: null         // the /v1/agents/me/calls socket: {ws, gen, backoff, timer, known}
   };
 
   /* ---------------------------------------------------------------- helpers */
@@ -203,6 +215,15 @@
       time.dir = "ltr";
       time.textContent = fmtClock(parseTime(c.started_at));
       meta.appendChild(badge);
+      if (!state.isAgent || (c.agent && state.me && c.agent !== state.me.username)) {
+        var who = document.createElement("span");
+        who.className = "call-item__agent";
+        who.setAttribute("data-testid", "call-item-agent");
+        who.dir = "auto";
+        who.textContent = c.agent || t("calls.no_agent");
+        who.title = c.agent ? t("calls.agent", { name: c.agent }) : t("calls.no_agent");
+        meta.appendChild(who);
+      }
       meta.appendChild(time);
       btn.appendChild(id);
       btn.appendChild(meta);
@@ -761,6 +782,7 @@
         setConn("closed");
         return;
       }
+      if (!openedAt && Session) Session.check();  // a refused handshake: signed out → /login
       if (!state.segments.size && !state.call && (e.code === 4404 || e.code === 1008 || state.lastError === "unknown_call")) {
         if (!state.unknownShown) showError("error.unknown_call", callId);
         state.unknownShown = true;
@@ -829,8 +851,9 @@
     $$('[data-testid="segment"]', els.transcript).forEach(function (n) { n.remove(); });
     $$('[data-testid="suggestion"]', els.suggestions).forEach(function (n) { n.remove(); });
     els.transcriptEmpty.hidden = false;
-    els.transcriptEmpty.setAttribute("data-i18n", state.callId ? "transcript.empty" : "transcript.pick");
-    els.transcriptEmpty.textContent = t(state.callId ? "transcript.empty" : "transcript.pick");
+    var hint = state.callId ? "transcript.empty" : pickHint();
+    els.transcriptEmpty.setAttribute("data-i18n", hint);
+    els.transcriptEmpty.textContent = t(hint);
     els.jump.hidden = true;
     updateSuggestionCount();
     setCallStatus(state.callId ? "waiting" : "idle");
@@ -870,6 +893,96 @@
     var m = /(?:^#|&)call=([^&]*)/.exec(location.hash || "");
     if (!m) return "";
     try { return decodeURIComponent(m[1]); } catch (e) { return ""; }
+  }
+
+  function pickHint() {
+    if (!state.me) return "transcript.pick";
+    return state.isAgent ? "transcript.pick_agent" : "transcript.pick_supervisor";
+  }
+
+  /* ------------------------------------------------- follow the agent's calls */
+
+  // WebSocket /v1/agents/me/calls: {"type": "agent.calls", "live": [...]} on connect, then
+  // agent.call.started / agent.call.ended. A call of the agent's that starts (or that is live
+  // and not yet seen, e.g. at sign-in or after a reconnect) opens by itself.
+
+  function setFollow(s) {
+    els.follow.hidden = false;
+    els.follow.setAttribute("data-state", s);
+    var key = s === "reconnecting" ? "follow.reconnecting" : s === "live" ? "follow.live" : "follow.waiting";
+    els.followLabel.setAttribute("data-i18n", key);
+    els.followLabel.textContent = t(key);
+  }
+
+  function myCallsUrl() {
+    var proto = location.protocol === "https:" ? "wss:" : "ws:";
+    return proto + "//" + location.host + "/v1/agents/me/calls";
+  }
+
+  function openOwnCall(callId) {
+    if (!callId || !CALL_ID_RE.test(String(callId))) return;
+    if (String(callId) !== state.callId) selectCall(String(callId));
+    setFollow("live");
+  }
+
+  function onMyCalls(ev) {
+    var f = state.follow;
+    if (ev.type === "agent.calls") {
+      var live = (Array.isArray(ev.live) ? ev.live : []).slice().sort(function (a, b) {
+        return (parseTime(b.started_at) || 0) - (parseTime(a.started_at) || 0);
+      });
+      var fresh = live.filter(function (c) { return !f.known[c.call_id]; });
+      live.forEach(function (c) { f.known[c.call_id] = true; });
+      var showing = live.some(function (c) { return c.call_id === state.callId; });
+      if (fresh.length && !showing) openOwnCall(fresh[0].call_id);
+      else setFollow(showing ? "live" : "waiting");
+      loadCalls();
+    } else if (ev.type === "agent.call.started") {
+      f.known[ev.call_id] = true;
+      openOwnCall(ev.call_id);
+      loadCalls();
+    } else if (ev.type === "agent.call.ended") {
+      if (String(ev.call_id) === state.callId) setFollow("waiting");
+      loadCalls();
+    }
+  }
+
+  function followMyCalls() {
+    var f = state.follow = state.follow || { ws: null, gen: 0, backoff: BACKOFF_MIN_MS, timer: null, known: {} };
+    clearTimeout(f.timer);
+    var gen = ++f.gen;
+    var ws;
+    try {
+      ws = new WebSocket(myCallsUrl());
+    } catch (e) {
+      f.timer = setTimeout(followMyCalls, f.backoff);
+      return;
+    }
+    f.ws = ws;
+    var opened = false;
+    ws.onopen = function () {
+      if (gen !== f.gen) return;
+      opened = true;
+      f.backoff = BACKOFF_MIN_MS;
+      document.body.setAttribute("data-following", "true");
+    };
+    ws.onmessage = function (msg) {
+      if (gen !== f.gen) return;
+      var ev;
+      try { ev = JSON.parse(msg.data); } catch (e) { return; }
+      if (ev && typeof ev === "object") onMyCalls(ev);
+    };
+    ws.onclose = function () {
+      if (gen !== f.gen) return;
+      f.ws = null;
+      document.body.setAttribute("data-following", "false");
+      if (!opened && Session) Session.check();  // refused: the session may be over
+      setFollow("reconnecting");
+      var delay = f.backoff + Math.floor(Math.random() * f.backoff * 0.3);
+      f.backoff = Math.min(f.backoff * 2, BACKOFF_MAX_MS);
+      f.timer = setTimeout(function () { if (gen === f.gen) followMyCalls(); }, delay);
+    };
+    ws.onerror = function () { /* onclose follows */ };
   }
 
   /* -------------------------------------------------------------------- demo */
@@ -955,9 +1068,28 @@
     elapsedTimer = setInterval(updateElapsed, 1000);
     resetView();
     loadChecklist();
+    var ready = Session ? Session.ready : Promise.resolve(null);
+    ready.then(start);
+  }
+
+  // Once the signed-in user is known: their role decides what the panel does.
+  function start(me) {
+    state.me = me;
+    state.isAgent = !!(me && me.roles.indexOf("agent") >= 0);
+    var title = state.isAgent ? "calls.title_mine" : me && me.team ? "calls.title_team" : "calls.title_tenant";
+    els.callsTitle.setAttribute("data-i18n", title);
+    els.callsTitle.textContent = t(title);
+    els.demo.hidden = !state.isAgent;
+    document.body.setAttribute("data-role", state.isAgent ? "agent" : "supervisor");
+    if (!state.callId) resetView();
     loadCalls();
     var initial = callFromHash();
     if (initial) selectCall(initial, { fromHash: true });
+    if (state.isAgent) {
+      setFollow("waiting");
+      followMyCalls();
+    }
+    document.body.setAttribute("data-ready", "true");
   }
 
   // Small hook for debugging and tests: inspect state, drop the socket to
@@ -965,6 +1097,7 @@
   window.__rafiq = {
     state: state,
     selectCall: selectCall,
+    dropFollow: function () { if (state.follow && state.follow.ws) state.follow.ws.close(4000, "client drop"); },
     dropSocket: function () { if (state.ws) state.ws.close(4000, "client drop"); },
     get connects() { return state.connects; }
   };

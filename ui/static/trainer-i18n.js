@@ -7,7 +7,6 @@
     fr: {
       "app.title": "Rafiq — formateurs",
       "trainer.tagline": "Base de connaissances — formateurs",
-      "trainer.user": "Utilisateur", "trainer.tenant": "Client", "trainer.agent_panel": "Panneau agent",
       "trainer.tab.articles": "Articles", "trainer.tab.import": "Import / export", "trainer.tab.gaps": "Lacunes",
       "trainer.search": "Rechercher…", "trainer.all_statuses": "Tous les statuts",
       "trainer.all_languages": "Toutes les langues", "trainer.campaign": "Campagne",
@@ -49,7 +48,6 @@
     ar: {
       "app.title": "Rafiq — المكوّنون",
       "trainer.tagline": "قاعدة المعرفة — المكوّنون",
-      "trainer.user": "المستخدم", "trainer.tenant": "العميل", "trainer.agent_panel": "لوحة الوكيل",
       "trainer.tab.articles": "المقالات", "trainer.tab.import": "استيراد / تصدير", "trainer.tab.gaps": "الثغرات",
       "trainer.search": "بحث…", "trainer.all_statuses": "كل الحالات",
       "trainer.all_languages": "كل اللغات", "trainer.campaign": "الحملة",
@@ -91,7 +89,6 @@
     en: {
       "app.title": "Rafiq — trainers",
       "trainer.tagline": "Knowledge base — trainers",
-      "trainer.user": "User", "trainer.tenant": "Tenant", "trainer.agent_panel": "Agent panel",
       "trainer.tab.articles": "Articles", "trainer.tab.import": "Import / export", "trainer.tab.gaps": "Gaps",
       "trainer.search": "Search…", "trainer.all_statuses": "All statuses",
       "trainer.all_languages": "All languages", "trainer.campaign": "Campaign",

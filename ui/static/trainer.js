@@ -1,8 +1,9 @@
 /* Rafiq trainer page: curate the knowledge base (list, edit with preview, translate side by
  * side, submit / review / publish, version diff and rollback, import / export, knowledge gaps).
  *
- * Talks to /v1/kb/* with X-Rafiq-Role: trainer and X-Rafiq-User: the name typed at the top
- * (no auth system yet). The tenant comes from ?tenant=, else the last one used, else "default".
+ * Talks to /v1/kb/* as the signed-in user (the session cookie; session.js adds the CSRF header
+ * and sends the browser to the sign-in page when the session ends): the tenant is theirs, and
+ * the author recorded on every change is them.
  */
 (function () {
   "use strict";
@@ -20,17 +21,10 @@
     if (text !== undefined && text !== null) e.textContent = String(text);
     return e;
   }
-  function store(key, value) {
-    try {
-      if (value === undefined) return window.localStorage.getItem(key);
-      window.localStorage.setItem(key, value);
-    } catch (e) { /* storage disabled */ }
-    return null;
-  }
 
   var state = {
-    tenant: new URLSearchParams(window.location.search).get("tenant") || store("rafiq.trainer.tenant") || "default",
-    user: store("rafiq.trainer.user") || "trainer",
+    tenant: null,         // the signed-in user's (GET /v1/me), for file names
+    me: null,
     articles: [],
     current: null,        // the article open in the editor (null: a new one)
     mode: "none",         // none | new | edit | translate
@@ -41,8 +35,8 @@
   /* ------------------------------------------------------------------ HTTP */
 
   function api(method, path, body, extra) {
-    var headers = { "X-Rafiq-Role": "trainer", "X-Rafiq-User": state.user };
-    var init = { method: method, headers: headers };
+    var headers = { Accept: "application/json" };
+    var init = { method: method, headers: headers, credentials: "same-origin" };
     if (body instanceof FormData) {
       init.body = body;
     } else if (body !== undefined) {
@@ -134,7 +128,7 @@
   function statusLabel(status) { return t("status." + status); }
 
   function loadArticles() {
-    var params = { tenant: state.tenant, q: filters.q.value.trim(), status: filters.status.value,
+    var params = { q: filters.q.value.trim(), status: filters.status.value,
                    language: filters.language.value, campaign: filters.campaign.value.trim() };
     return guard(api("GET", "/v1/kb/articles?" + query(params))).then(function (data) {
       state.articles = data.articles;
@@ -293,7 +287,7 @@
     var request;
     if (state.mode === "new") {
       request = api("POST", "/v1/kb/articles", Object.assign(content, {
-        language: f.language.value, tenant: state.tenant, note: note }));
+        language: f.language.value, note: note }));
     } else if (state.mode === "translate") {
       request = api("POST", "/v1/kb/articles/" + encodeURIComponent(state.source.id) + "/translations",
                     Object.assign(content, { language: f.language.value, note: note }));
@@ -416,7 +410,7 @@
     if (!file) { showError(t("trainer.pick_file")); return; }
     var form = new FormData();
     form.append("file", file, file.name);
-    var params = query({ tenant: state.tenant, publish: byTest("import-publish").checked ? "true" : "false" });
+    var params = query({ publish: byTest("import-publish").checked ? "true" : "false" });
     var progress = byTest("import-progress");
     progress.hidden = false;
     progress.setAttribute("data-state", "running");
@@ -465,7 +459,7 @@
 
   function exportAs(format) {
     hideError();
-    guard(api("GET", "/v1/kb/export?" + query({ tenant: state.tenant, format: format }), undefined, { raw: true }))
+    guard(api("GET", "/v1/kb/export?" + query({ format: format }), undefined, { raw: true }))
       .then(function (response) { return response.blob(); })
       .then(function (blob) {
         var link = el("a", { href: URL.createObjectURL(blob),
@@ -479,7 +473,7 @@
   /* ------------------------------------------------------------------ gaps */
 
   function loadGaps() {
-    return guard(api("GET", "/v1/kb/gaps?" + query({ tenant: state.tenant }))).then(function (data) {
+    return guard(api("GET", "/v1/kb/gaps")).then(function (data) {
       state.gaps = data.gaps;
       renderGaps();
     });
@@ -552,17 +546,6 @@
     $(".toast__close", toast).addEventListener("click", hideError);
     $$(".tab").forEach(function (b) { b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); }); });
 
-    var user = byTest("user-input"), tenant = byTest("tenant-input");
-    user.value = state.user;
-    tenant.value = state.tenant;
-    user.addEventListener("change", function () { state.user = user.value.trim() || "trainer"; store("rafiq.trainer.user", state.user); });
-    tenant.addEventListener("change", function () {
-      state.tenant = tenant.value.trim() || "default";
-      store("rafiq.trainer.tenant", state.tenant);
-      state.current = null; state.mode = "none"; showEditor(false);
-      loadArticles(); loadGaps();
-    });
-
     var reload;
     byTest("filters").addEventListener("input", function () { window.clearTimeout(reload); reload = window.setTimeout(loadArticles, 250); });
     byTest("filters").addEventListener("submit", function (e) { e.preventDefault(); loadArticles(); });
@@ -581,7 +564,11 @@
     });
 
     showTab("articles");
-    Promise.all([loadArticles(), loadGaps()]).then(function () {
+    window.RafiqSession.ready.then(function (me) {
+      state.me = me;
+      state.tenant = me.tenant;
+      return Promise.all([loadArticles(), loadGaps()]);
+    }).then(function () {
       document.body.setAttribute("data-ready", "true");
     }, function () { document.body.setAttribute("data-ready", "error"); });
   }
