@@ -7,7 +7,7 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
@@ -17,7 +17,7 @@ from security.policy import missing_rules
 from ui import STATIC_DIR
 
 from .api import accounts, audit, calls, demo, gaps, kb, pages, privacy, telephony
-from .api.auth import AuthError, auth_error_handler, authorize
+from .api.auth import AUTHORIZE, AuthError, Caller, auth_error_handler
 from .config import Settings
 from .logs import setup_logging
 from .retention import purge_loop
@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPI's /docs pages load scripts from a CDN, which Rafiq never does: /openapi.json stays.
     app = FastAPI(title="Rafiq", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   summary="Real-time agent assist for multilingual call centres",
-                  dependencies=[Depends(authorize)])
+                  dependencies=[AUTHORIZE])
     for module in (accounts, calls, kb, gaps, demo, telephony, privacy, audit, pages):
         app.include_router(module.router)
     app.add_exception_handler(AuthError, auth_error_handler)
@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/v1/metrics", tags=["health"])
-    async def metrics(caller=Depends(authorize)) -> dict:
+    async def metrics(caller: Caller) -> dict:
         svc = services_of(app)
         finals, partials = svc.engine.pending()
         return {

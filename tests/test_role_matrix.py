@@ -284,13 +284,21 @@ async def test_another_tenants_objects_are_404_like_missing_ones(world, openapi)
     await _check_cross_tenant(world, _cross_tenant_keys())
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: PUT /v1/calls/{id}/agent is 202 for an unknown call id, "
-                                       "404 for another tenant's call (a cross-tenant existence oracle)")
 async def test_assigning_another_tenants_call_is_like_a_missing_call(world):
-    await _check_cross_tenant(world, _cross_tenant_keys(ASSIGN))
+    # Naming the agent of a call id that is not the caller's tenant's is accepted as a mapping for
+    # a call still to come (202), whether that id is unused or another tenant's call: the
+    # answer must not tell the two apart, and the other tenant's call must keep its agent.
+    await _check_cross_tenant(world, _cross_tenant_keys(ASSIGN), expected=202)
 
 
-async def _check_cross_tenant(world, keys):
+def _outcome(response: httpx.Response) -> tuple[int, str | None]:
+    """Status and the body's code or status word, ids left out."""
+    body = response.json()
+    word = body["detail"]["code"] if isinstance(body.get("detail"), dict) else body.get("status")
+    return response.status_code, word
+
+
+async def _check_cross_tenant(world, keys, expected: int = 404):
     failures, covered = [], set()
     async with httpx.AsyncClient(base_url=world.base, timeout=60) as client:
         # Reads first, then changes, destructive ones last.
@@ -310,10 +318,10 @@ async def _check_cross_tenant(world, keys):
                 missing = await client.request(method, missing_url, headers=headers, json=body)
                 foreign = await client.request(method, foreign_url, headers=headers, json=body)
                 covered.add((method, path))
-                if missing.status_code != 404 or foreign.status_code != 404:
+                if missing.status_code != expected or foreign.status_code != expected:
                     failures.append(f"{role}@{caller_tenant} {method} {foreign_url}: {foreign.status_code} "
                                     f"(missing id: {missing.status_code})")
-                elif foreign.json()["detail"]["code"] != missing.json()["detail"]["code"]:
+                elif _outcome(foreign) != _outcome(missing):
                     failures.append(f"{method} {path}: {foreign.json()} differs from {missing.json()}")
         assert not failures, "\n".join(failures)
         assert covered == set(keys)

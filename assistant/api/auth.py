@@ -181,7 +181,10 @@ async def _audited(conn: HTTPConnection, rule: Rule, principal: Principal) -> As
         await record_audit(conn, principal, rule.audit)
 
 
-Caller = Annotated[Principal, Depends(authorize)]
+# scope="function": the audit entry is written before the response leaves, so a client that reads
+# the log right after its request sees it, and a crash cannot answer an action without its entry.
+AUTHORIZE = Depends(authorize, scope="function")
+Caller = Annotated[Principal, AUTHORIZE]
 
 
 def require_roles(principal: Principal, *roles: str) -> None:

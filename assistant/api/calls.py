@@ -262,15 +262,16 @@ async def assign_agent(request: Request, call_id: str, body: AgentIn, caller: Ca
     answered 202 and applied when the call starts), or a transfer of a live or past call (200)."""
     svc = services(request)
     call = await asyncio.to_thread(svc.records.get, call_id)
-    if call is None and body.agent is not None and call_id not in svc.calls.live:
+    ours = call is not None and call["tenant"] == caller.tenant
+    if not ours and body.agent is not None:
+        # Not started yet — or another tenant's, answered alike so that nothing tells them apart
+        # (a mapping for a call id that already exists elsewhere is never applied).
         try:
             svc.calls.expect_agent(call_id, caller.tenant, body.agent)
         except CallError as exc:
             raise HTTPException(422, {"code": exc.code, "message": exc.message}) from None
         return JSONResponse({"call_id": call_id, "agent": body.agent, "status": "pending"}, status_code=202)
-    if call is None or call["tenant"] != caller.tenant:
-        raise _unknown_call(call_id)
-    if not caller.has("admin", "ingest") and not may_see(caller, call):  # a supervisor outside their team
+    if not ours or (not caller.has("admin", "ingest") and not may_see(caller, call)):
         raise _unknown_call(call_id)
     try:
         await svc.calls.assign_agent(call_id, body.agent)
