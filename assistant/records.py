@@ -86,11 +86,14 @@ class CallRecords:
 
     def list(self, limit: int = 100, *, tenant: str | None = None, agent: str | None = None,
              team: str | None = None) -> list[dict[str, Any]]:
-        """Newest first, within ``tenant`` (and ``agent`` / ``team`` when given)."""
+        """Newest first, within ``tenant`` (and ``agent`` when given; with ``team``, that team's
+        calls and those without a team yet)."""
         query = sa.select(calls_table).order_by(calls_table.c.started_at.desc()).limit(limit)
-        for column, value in ((calls_table.c.tenant, tenant), (calls_table.c.agent, agent), (calls_table.c.team, team)):
+        for column, value in ((calls_table.c.tenant, tenant), (calls_table.c.agent, agent)):
             if value is not None:
                 query = query.where(column == value)
+        if team is not None:
+            query = query.where(sa.or_(calls_table.c.team == team, calls_table.c.team.is_(None)))
         with self.engine.connect() as conn:
             return [self._call(row) for row in conn.execute(query).mappings()]
 

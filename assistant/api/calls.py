@@ -60,10 +60,11 @@ def _unknown_call(call_id: str) -> HTTPException:
 
 def may_see(caller: Principal, call: dict) -> bool:
     """The role matrix's rows for one call: same tenant always; agents their own calls; a
-    supervisor with a team that team's calls, without one every call of the tenant."""
+    supervisor with a team that team's calls and the calls no agent has taken yet (a queue's,
+    a PBX's before it names the agent), without a team every call of the tenant."""
     if call["tenant"] != caller.tenant:
         return False
-    if caller.has("supervisor") and (caller.team is None or call.get("team") == caller.team):
+    if caller.has("supervisor") and (caller.team is None or call.get("team") in (caller.team, None)):
         return True
     return caller.has("agent") and call.get("agent") == caller.name
 

@@ -55,7 +55,7 @@
       "settings.retention": "Conservation des appels (jours)", "settings.retention_hint": "0 : conservés sans limite. Les appels plus anciens sont effacés.",
       "settings.save": "Enregistrer les réglages",
 
-      "audit.title": "Journal d'audit", "audit.action": "Action", "audit.action_hint": "ex. user. ou auth.sign_in",
+      "audit.title": "Journal d'audit", "audit.action": "Action",
       "audit.actor": "Auteur", "audit.since": "Du", "audit.until": "Au", "audit.apply": "Filtrer", "audit.reset": "Effacer les filtres",
       "audit.export_csv": "Exporter en CSV", "audit.export_jsonl": "Exporter en JSON Lines",
       "audit.verify": "Vérifier la chaîne", "audit.verifying": "Vérification…",
@@ -128,7 +128,7 @@
       "settings.retention": "مدة الاحتفاظ بالمكالمات (أيام)", "settings.retention_hint": "0: تُحفظ دون حد. تُمحى المكالمات الأقدم.",
       "settings.save": "حفظ الإعدادات",
 
-      "audit.title": "سجل التدقيق", "audit.action": "الإجراء", "audit.action_hint": "مثال: user. أو auth.sign_in",
+      "audit.title": "سجل التدقيق", "audit.action": "الإجراء",
       "audit.actor": "المنفّذ", "audit.since": "من", "audit.until": "إلى", "audit.apply": "تصفية", "audit.reset": "مسح المرشحات",
       "audit.export_csv": "تصدير CSV", "audit.export_jsonl": "تصدير JSON Lines",
       "audit.verify": "التحقق من السلسلة", "audit.verifying": "جارٍ التحقق…",
@@ -201,7 +201,7 @@
       "settings.retention": "Keep calls for (days)", "settings.retention_hint": "0: kept with no limit. Older calls are erased.",
       "settings.save": "Save settings",
 
-      "audit.title": "Audit log", "audit.action": "Action", "audit.action_hint": "e.g. user. or auth.sign_in",
+      "audit.title": "Audit log", "audit.action": "Action",
       "audit.actor": "Actor", "audit.since": "From", "audit.until": "To", "audit.apply": "Filter", "audit.reset": "Clear filters",
       "audit.export_csv": "Export CSV", "audit.export_jsonl": "Export JSON Lines",
       "audit.verify": "Verify chain", "audit.verifying": "Verifying…",

@@ -939,6 +939,7 @@
       loadCalls();
     } else if (ev.type === "agent.call.started") {
       f.known[ev.call_id] = true;
+      openOwnCall(ev.call_id);
       loadCalls();
     } else if (ev.type === "agent.call.ended") {
       if (String(ev.call_id) === state.callId) setFollow("waiting");
