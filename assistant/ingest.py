@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import BaseModel, Field, ValidationError
 
 from speech.audio import ENCODINGS, FrameDecoder, StreamResampler
+from speech.streaming import ForcedLanguage
 
 Role = Literal["customer", "agent"]
 
@@ -30,10 +31,16 @@ class StartMessage(BaseModel):
     channels: int = Field(default=1, ge=1, le=2)
     roles: list[Role] = Field(default_factory=lambda: ["customer"])
     language: str | None = None
+    # "hint" (default): the language each speaker starts in, left only on strong evidence
+    # (code-switching is kept); "force": every utterance is decoded in it, no detection.
+    language_mode: Literal["hint", "force"] = "hint"
     # The API key's tenant; a start message that names another is refused.
     tenant: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     agent: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@+-]+$",
                               description="the agent's username: the call is theirs and follows on their panel")
+    campaign: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="the call's campaign: suggestions come from its articles and the "
+                                             "articles shared by every campaign (none: from every article)")
 
 
 def parse_start(payload: dict, allowed_languages: tuple[str, ...]) -> StartMessage:
@@ -54,6 +61,8 @@ def parse_start(payload: dict, allowed_languages: tuple[str, ...]) -> StartMessa
         raise ProtocolError("bad_start", "each channel needs a different role")
     if start.language is not None and start.language not in allowed_languages:
         raise ProtocolError("bad_start", f"language must be null or one of {', '.join(allowed_languages)}")
+    if start.language is not None and start.language_mode == "force":
+        start.language = ForcedLanguage(start.language)  # passed as the call's language, marked forced
     return start
 
 

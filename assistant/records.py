@@ -24,6 +24,9 @@ calls_table = sa.Table(
     sa.Column("end_reason", sa.String(64), nullable=True),
     sa.Column("agent", sa.String(64), nullable=True, index=True),  # the agent's username, who owns the call
     sa.Column("team", sa.String(64), nullable=True),  # the agent's team when the call started
+    # The campaign the call belongs to (telephony custom parameters, the native start message):
+    # its suggestions search that campaign's articles and the shared ones. Null: every article.
+    sa.Column("campaign", sa.String(64), nullable=True),
 )
 
 # Every event but partials is kept: the replay for late subscribers and the call's record.
@@ -53,11 +56,11 @@ class CallRecords:
         ensure_schema(engine, metadata)
 
     def create(self, call_id: str, tenant: str, roles: list[str], language: str | None, started_at: datetime,
-               agent: str | None = None, team: str | None = None) -> None:
+               agent: str | None = None, team: str | None = None, campaign: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(calls_table.insert().values(
                 call_id=call_id, tenant=tenant, status="live", roles=roles, language=language, started_at=started_at,
-                agent=agent, team=team))
+                agent=agent, team=team, campaign=campaign))
 
     def set_agent(self, call_id: str, agent: str | None, team: str | None) -> None:
         with self.engine.begin() as conn:
@@ -138,4 +141,5 @@ class CallRecords:
             "end_reason": row["end_reason"],
             "agent": row["agent"],
             "team": row["team"],
+            "campaign": row["campaign"],
         }

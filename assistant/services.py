@@ -89,6 +89,12 @@ def open_accounts(settings: Settings, db: sa.Engine | None = None) -> AccountSto
                         default_retention_days=settings.retention_days)
 
 
+def agent_team(accounts: AccountStore, tenant: str, username: str) -> str | None:
+    """The team of the tenant's user ``username`` (a call's team, which scopes supervisors)."""
+    user = accounts.find_user(username)
+    return user.team if user is not None and user.tenant == tenant else None
+
+
 def build_services(settings: Settings) -> Services:
     db = create_engine(settings)
     accounts = open_accounts(settings, db)
@@ -116,6 +122,7 @@ def build_services(settings: Settings) -> Services:
                           settings.suggestion_min_words, gaps=knowledge_gaps)
     registry = CallRegistry(engine, records, bus, suggester, streaming, call_limit(settings.max_calls, device.device),
                             resume_grace_s=settings.telephony_resume_s,
-                            redaction=lambda tenant: accounts.tenant_settings(tenant).redact)
+                            redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
+                            agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit)

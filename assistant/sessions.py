@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 CALL_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
+def call_campaign(value: Any) -> str | None:
+    """A call's campaign as the knowledge base stores one (stripped, at most 64 characters), or None."""
+    return (str(value).strip()[:64] or None) if value is not None else None
+
+
 class CallError(Exception):
     """A request about a call that cannot be honoured; ``code`` is part of the API."""
 
@@ -43,9 +48,13 @@ class CallSession:
 
     def __init__(self, call_id: str, tenant: str, roles: list[str], language: str | None,
                  registry: "CallRegistry", resumable: bool = False, source: dict[str, Any] | None = None,
-                 agent: str | None = None, team: str | None = None, redact_kinds: list[str] | None = None):
+                 agent: str | None = None, team: str | None = None, redact_kinds: list[str] | None = None,
+                 campaign: str | None = None):
         self.call_id = call_id
         self.tenant = tenant
+        # Suggestions search this campaign's articles and those shared by all (no campaign); a call
+        # without one searches every article of the tenant. Telephony: the platform's "campaign".
+        self.campaign = call_campaign(campaign if campaign is not None else (source or {}).get("campaign"))
         self.agent = agent  # the agent's username: their panel follows this call
         self.team = team
         # Kinds of personal data masked in every transcript event before it is published or stored.
@@ -87,7 +96,8 @@ class CallSession:
             self.feed(np.zeros((len(roles), samples), dtype=np.float32), roles)
 
     def set_language(self, language: str | None) -> None:
-        """Force (or, with None, detect again) the language of the utterances still to come."""
+        """The call's language from now on: a hint (a plain code), forced (``ForcedLanguage``), or
+        None to detect freely (see ``speech.streaming.ForcedLanguage``)."""
         self.language = language
         for channel in self._channels.values():
             channel.language = language
@@ -139,7 +149,7 @@ class CallSession:
 
     async def _suggest(self, segment: TranscriptEvent) -> None:
         try:
-            suggestion = await self.registry.suggester.suggest(segment, self.tenant)
+            suggestion = await self.registry.suggester.suggest(segment, self.tenant, self.campaign)
         except Exception:
             log.exception("suggestion failed", extra={"call_id": self.call_id, "segment_id": segment.segment_id})
             return
@@ -242,7 +252,8 @@ class CallRegistry:
 
     async def open(self, call_id: str, tenant: str, roles: list[str], language: str | None, *,
                    feeds: list[str] | None = None, resumable: bool = False,
-                   source: dict[str, Any] | None = None, agent: str | None = None) -> Attachment:
+                   source: dict[str, Any] | None = None, agent: str | None = None,
+                   campaign: str | None = None) -> Attachment:
         """Start the call, or join it when it is resumable and ``feeds`` (default: all its roles)
         are free: a reconnect after a drop, or the second AudioSocket direction of a call."""
         if not CALL_ID_PATTERN.match(call_id):
@@ -251,7 +262,8 @@ class CallRegistry:
         # find it missing and create it twice.
         async with self._open_lock:
             agent = agent or (source or {}).get("agent") or self._pending_agent(call_id, tenant)
-            return await self._open(call_id, tenant, roles, language, list(feeds or roles), resumable, source, agent)
+            return await self._open(call_id, tenant, roles, language, list(feeds or roles), resumable, source, agent,
+                                    campaign)
 
     PENDING_AGENT_S = 300.0  # how long an agent named before the call starts waits for it
 
@@ -267,7 +279,8 @@ class CallRegistry:
         return pending[1]
 
     async def _open(self, call_id: str, tenant: str, roles: list[str], language: str | None, feeds: list[str],
-                    resumable: bool, source: dict[str, Any] | None, agent: str | None) -> Attachment:
+                    resumable: bool, source: dict[str, Any] | None, agent: str | None,
+                    campaign: str | None = None) -> Attachment:
         session = self.live.get(call_id)
         if session is not None:
             if session.tenant != tenant:
@@ -291,11 +304,11 @@ class CallRegistry:
         redact_kinds, team = await asyncio.to_thread(
             lambda: (self.redaction(tenant), self.agent_team(tenant, agent) if agent else None))
         session = CallSession(call_id, tenant, roles, language, self, resumable=resumable, source=source,
-                              agent=agent, team=team, redact_kinds=redact_kinds)
+                              agent=agent, team=team, redact_kinds=redact_kinds, campaign=campaign)
         self.live[call_id] = session
         attachment = session.attach(feeds)
         await asyncio.to_thread(self.records.create, call_id, tenant, roles, language, session.started_at,
-                                agent, team)
+                                agent, team, session.campaign)
         self._seq[call_id] = 0
         started = CallStarted(call_id=call_id, tenant=tenant, roles=roles, language=language, agent=agent,
                               started_at=iso(session.started_at)).model_dump()

@@ -314,8 +314,10 @@ class AudioHookPeer(TelephonyPeer):
         raise TimeoutError("no pong")
 
     async def end(self, reason: str = "end") -> None:
+        began = time.monotonic()
         await self.send_message("close", {"reason": reason})
         await self.reply("closed")
+        self.result["closed_after_s"] = time.monotonic() - began  # the server's answer time to close
         await self.ws.close()
         await self._reader
         self.result["close_code"] = self.ws.close_code

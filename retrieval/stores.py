@@ -14,7 +14,9 @@ lexical prefetch under the same filter, fused by weighted reciprocal-rank fusion
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -76,9 +78,8 @@ class EdgeStore:
             vectors={DENSE: qe.EdgeVectorParams(size=dimensions, distance=qe.Distance.Cosine)},
             sparse_vectors={LEXICAL: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
         )
-        if any(path.iterdir()):
-            self.shard = qe.EdgeShard.load(str(path), config)
-        else:
+        self.shard = self._load(path, config) if any(path.iterdir()) else None
+        if self.shard is None:
             self.shard = qe.EdgeShard.create(str(path), config)
         existing = set(self.shard.info().payload_schema)
         for field_name in KEYWORD_FIELDS:
@@ -88,6 +89,23 @@ class EdgeStore:
                 self.shard.update(qe.UpdateOperation.create_field_index(field_name, schema))
         log.info("embedded index opened", extra={"engine": "qdrant-edge", "path": str(path),
                                                  "points": self.shard.info().points_count})
+
+    def _load(self, path: Path, config):
+        """The shard in ``path``, or None when it cannot be read (a corrupt or foreign folder): the
+        folder is then set aside as ``<name>.broken-<time>`` and the caller starts an empty shard,
+        which its owner refills from the source of truth (the knowledge base re-indexes its
+        published articles into an empty index at start)."""
+        try:
+            return self.qe.EdgeShard.load(str(path), config)
+        except BaseException as exc:  # a Rust panic reaches Python as pyo3's PanicException (a BaseException)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            broken = path.with_name(f"{path.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+            path.rename(broken)
+            path.mkdir()
+            log.error("embedded index unreadable: set aside, starting an empty one",
+                      extra={"path": str(path), "set_aside": str(broken), "error": str(exc)[:500]})
+            return None
 
     def _filter(self, where: SearchFilter):
         qe = self.qe

@@ -40,15 +40,18 @@ class Recognition:
 class DecodeRequest:
     """One utterance to decode.
 
-    ``language`` forces the language; else it is detected, leaning towards ``prior`` (the
-    speaker's last language). ``prefix`` is text the transcript must start with: the words
-    already shown to the agent as stable.
+    ``language`` forces the language (no detection); else it is detected, leaning towards
+    ``prior`` (the speaker's last language, or the hint before the first final). ``hint`` is
+    the language the platform or the start message gave for the call: leaving it needs more
+    evidence than leaving a detected language. ``prefix`` is text the transcript must start
+    with: the words already shown to the agent as stable.
     """
 
     audio: np.ndarray
     language: str | None = None
     prior: str | None = None
     prefix: str = ""
+    hint: str | None = None
 
 
 @dataclass
@@ -58,8 +61,32 @@ class DecodeOptions:
     allowed_languages: tuple[str, ...] = ("fr", "ar", "es", "en", "pt")
     max_batch: int = 8
     # Leave the channel's current language only for a clearly more likely one: one short or
-    # noisy utterance should not flip a French speaker to Portuguese.
+    # noisy utterance should not flip a French speaker to Portuguese. The share of the
+    # probability (among allowed_languages) the new language needs is
+    # language_switch_probability for utterances of long_utterance_s or more, rising linearly
+    # to short_switch_probability at short_utterance_s and below: Whisper's language
+    # identification on 1 s of speech is wrong far more often than on 5 s (README, "Speech
+    # engine"). Leaving the call's hinted language needs at least hint_switch_probability.
     language_switch_probability: float = 0.75
+    short_switch_probability: float = 0.95
+    short_utterance_s: float = 1.0
+    long_utterance_s: float = 4.0
+    hint_switch_probability: float = 0.9
+
+    def switch_threshold(self, duration_s: float, leaving_hint: bool = False) -> float:
+        """The share a language needs to replace the speaker's current one on an utterance of
+        ``duration_s`` seconds (``leaving_hint``: the current one is the call's hint, or the
+        new one is not)."""
+        short, long_ = self.short_utterance_s, self.long_utterance_s
+        if duration_s >= long_:
+            need = self.language_switch_probability
+        elif duration_s <= short:
+            need = self.short_switch_probability
+        else:
+            weight = (long_ - duration_s) / (long_ - short)
+            need = self.language_switch_probability + weight * (self.short_switch_probability
+                                                                 - self.language_switch_probability)
+        return max(need, self.hint_switch_probability) if leaving_hint else need
 
 
 def compression_ratio(text: str) -> float:
@@ -86,15 +113,23 @@ class WhisperRecognizer:
             )
         return self._tokenizers[language]
 
-    def _pick_language(self, ranked: list[tuple[str, float]], prior: str | None) -> tuple[str, float]:
+    def pick_language(self, ranked: list[tuple[str, float]], prior: str | None, duration_s: float,
+                      hint: str | None = None) -> tuple[str, float]:
+        """The utterance's language from Whisper's ranked language tokens (``[("<|fr|>", p), …]``)
+        and its share among the allowed languages. The speaker's current language (``prior``,
+        else ``hint``) is kept unless another is more likely by the margin that
+        ``DecodeOptions.switch_threshold`` sets for this duration."""
         allowed = self.options.allowed_languages
         probs = {token[2:-2]: prob for token, prob in ranked}
         total = sum(probs.get(lang, 0.0) for lang in allowed) or 1.0
         # Renormalised over the allowed set: how sure we are among the languages that matter.
         share = {lang: probs.get(lang, 0.0) / total for lang in allowed}
         language = max(share, key=share.get)
-        if prior in share and language != prior and share[language] < self.options.language_switch_probability:
-            language = prior
+        current = prior if prior in share else hint if hint in share else None
+        if current is not None and language != current:
+            leaving_hint = hint in share and language != hint
+            if share[language] < self.options.switch_threshold(duration_s, leaving_hint):
+                language = current
         return language, share[language]
 
     def recognize(self, batch: list[DecodeRequest], beam_size: int) -> list[Recognition]:
@@ -108,7 +143,8 @@ class WhisperRecognizer:
             if request.language is not None:
                 languages.append((request.language, 1.0))
             else:
-                languages.append(self._pick_language(detected[i], request.prior))
+                duration = min(len(request.audio), MAX_UTTERANCE_SAMPLES) / SAMPLE_RATE
+                languages.append(self.pick_language(detected[i], request.prior, duration, request.hint))
         prompts = []
         for request, (language, _) in zip(batch, languages):
             tokenizer = self._tokenizer(language)

@@ -61,6 +61,32 @@ def agreed_prefix(previous: str, current: str) -> str:
 SegmentHandler = Callable[[TranscriptSegment], Awaitable[None]]
 
 
+class ForcedLanguage(str):
+    """A call language that is forced: every utterance is decoded in it, with no detection.
+
+    A plain language code given to a call (``"fr"``) is a *hint*: it is each speaker's language
+    until they are heard, and leaving it needs strong evidence (``DecodeOptions``), so a
+    Darija/French or French/Spanish speaker is still transcribed in the language they switch to.
+    ``ForcedLanguage("fr")`` is the hard force (the start message's ``"language_mode": "force"``).
+    """
+
+    __slots__ = ()
+
+
+def rejected_by(result: Recognition, config: StreamingConfig) -> str | None:
+    """The guard that drops this decode (``empty``, ``no_speech``, ``repetition``,
+    ``blocklist``), or None to keep it."""
+    if not result.text:
+        return "empty"
+    if result.no_speech_prob > config.no_speech_threshold and result.avg_logprob < config.log_prob_threshold:
+        return "no_speech"
+    if result.compression_ratio > config.compression_ratio_threshold:
+        return "repetition"
+    if is_known_hallucination(result.text):
+        return "blocklist"
+    return None
+
+
 class ChannelTranscriber:
     """One audio channel (one speaker role) of a call."""
 
@@ -70,8 +96,11 @@ class ChannelTranscriber:
         self.speaker = speaker
         self.engine = engine
         self.on_segment = on_segment
-        self.language = language
         self.config = config or StreamingConfig()
+        self._spoken_language: str | None = None  # the language of this speaker's last final
+        self.forced: str | None = None  # decode every utterance in this language
+        self.hint: str | None = None  # the call's language: this speaker's until heard otherwise
+        self.language = language
         self._vad = StreamingVad()
         self._endpointer = Endpointer(self.config.endpointing)
         self._buffer = np.zeros(0, dtype=np.float32)
@@ -82,7 +111,6 @@ class ChannelTranscriber:
         self._last_partial_at = 0
         self._partial_task: asyncio.Task | None = None
         self._final_chain: asyncio.Task | None = None
-        self._spoken_language: str | None = None  # the language of this speaker's last final
         # LocalAgreement state of the open utterance: the words shown as stable (every later
         # decode is forced to start with them) and the last partial hypothesis.
         self._stable = ""
@@ -91,6 +119,23 @@ class ChannelTranscriber:
         # (start, end, decoding). It is the final if the pause lasts, wasted if speech resumes.
         self._speculation: tuple[int, int, asyncio.Future] | None = None
         self.dropped: dict[str, int] = {}  # guard → utterances it dropped
+
+    @property
+    def language(self) -> str | None:
+        """The call's language: a ``ForcedLanguage`` when forced, a plain code when a hint."""
+        return ForcedLanguage(self.forced) if self.forced else self.hint
+
+    @language.setter
+    def language(self, value: str | None) -> None:
+        forced = isinstance(value, ForcedLanguage)
+        self.forced = str(value) if forced else None
+        self.hint = None if forced or value is None else str(value)
+        if self.hint is not None:
+            # A new hint (the start, or a platform's update) is the speaker's language from now on.
+            self._spoken_language = self.hint
+
+    def _request(self, audio: np.ndarray, prefix: str = "") -> DecodeRequest:
+        return DecodeRequest(audio, self.forced, self._spoken_language, prefix=prefix, hint=self.hint)
 
     def _audio(self, start: int, end: int) -> np.ndarray:
         return self._buffer[max(0, start - self._buffer_start): max(0, end - self._buffer_start)]
@@ -124,7 +169,7 @@ class ChannelTranscriber:
             return
         if self.engine.pending()[0] > 0:
             return  # under load, the engine only decodes utterances that did end
-        request = DecodeRequest(self._audio(utt.start, end), self.language, self._spoken_language)
+        request = self._request(self._audio(utt.start, end))
         self._speculation = (utt.start, end, asyncio.ensure_future(self.engine.recognize_final(request)))
 
     def _maybe_partial(self) -> None:
@@ -142,7 +187,7 @@ class ChannelTranscriber:
         )
 
     async def _partial(self, segment_id: str, start: int, end: int, audio: np.ndarray) -> None:
-        request = DecodeRequest(audio, self.language, self._spoken_language, prefix=self._stable)
+        request = self._request(audio, prefix=self._stable)
         try:
             result = await self.engine.recognize_partial(f"{self.call_key}/{self.speaker}", request)
         finally:
@@ -182,7 +227,7 @@ class ChannelTranscriber:
         if ahead is not None:  # decoded during the pause, on exactly this audio
             result = await ahead
         else:
-            result = await self.engine.recognize_final(DecodeRequest(audio, self.language, self._spoken_language))
+            result = await self.engine.recognize_final(self._request(audio))
         rejected_by = self._rejected_by(result)
         if rejected_by:
             self.dropped[rejected_by] = self.dropped.get(rejected_by, 0) + 1
@@ -196,17 +241,7 @@ class ChannelTranscriber:
         await self.on_segment(segment)
 
     def _rejected_by(self, result: Recognition) -> str | None:
-        """The guard that rejects this decode, or None to keep it."""
-        cfg = self.config
-        if not result.text:
-            return "empty"
-        if result.no_speech_prob > cfg.no_speech_threshold and result.avg_logprob < cfg.log_prob_threshold:
-            return "no_speech"
-        if result.compression_ratio > cfg.compression_ratio_threshold:
-            return "repetition"
-        if is_known_hallucination(result.text):
-            return "blocklist"
-        return None
+        return rejected_by(result, self.config)
 
     def _segment(self, segment_id: str, start: int, end: int, result: Recognition, final: bool) -> TranscriptSegment:
         darija = darija_hint(result.text, result.language)

@@ -19,7 +19,7 @@ from accounts import HUMAN_ROLES, ApiKey, Principal, SignInLocked, TenantSetting
 from accounts.models import NAME_PATTERN, TENANT_PATTERN
 from accounts.store import AccountError
 
-from .auth import CSRF_COOKIE, SESSION_COOKIE, AuthError, Caller, client_ip, presented_credential
+from .auth import CSRF_COOKIE, SESSION_COOKIE, AuthError, Caller, client_ip, presented_credential, set_audit_target
 from .deps import services
 
 log = logging.getLogger(__name__)
@@ -176,10 +176,12 @@ async def create_user(request: Request, body: UserIn, caller: Caller) -> User:
     if body.tenant is not None and body.tenant != caller.tenant:
         raise AuthError(403, "other_tenant", "administrators create users in their own tenant")
     try:
-        return await asyncio.to_thread(services(request).accounts.add_user, body.username, body.password, body.roles,
+        user = await asyncio.to_thread(services(request).accounts.add_user, body.username, body.password, body.roles,
                                        caller.tenant, body.team, body.display_name)
     except AccountError as exc:
         raise _account_error(exc) from None
+    set_audit_target(request, user.id)
+    return user
 
 
 @router.get("/v1/users")
@@ -236,6 +238,7 @@ async def create_api_key(request: Request, body: ApiKeyIn, caller: Caller) -> Ap
                                               body.roles, body.expires_in_days, caller.name)
     except AccountError as exc:
         raise _account_error(exc) from None
+    set_audit_target(request, key.id)
     return ApiKeyCreated(**key.model_dump(), key=secret)
 
 

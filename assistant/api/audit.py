@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from security.audit import to_csv_lines, to_jsonl_lines
@@ -17,9 +17,16 @@ from .deps import services
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
+def _aware(moment: datetime | None, name: str) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        raise HTTPException(422, {"code": "naive_time", "message": f"{name} needs a time zone, e.g. 2026-12-01T08:00:00Z"})
+    return moment
+
+
 def _filters(actor: str | None, action: str | None, target: str | None, outcome: str | None,
              since: datetime | None, until: datetime | None) -> dict:
-    return dict(actor=actor, action=action, target=target, outcome=outcome, since=since, until=until)
+    return dict(actor=actor, action=action, target=target, outcome=outcome, since=_aware(since, "since"),
+                until=_aware(until, "until"))
 
 
 @router.get("")

@@ -101,7 +101,15 @@ def client_ip(conn: HTTPConnection) -> str | None:
 
 
 def audit_target(conn: HTTPConnection) -> str | None:
-    return "/".join(str(v) for v in conn.path_params.values()) or None
+    """What an action was done to: the id a route created (``set_audit_target``), else the ids in
+    its path."""
+    created = getattr(conn.state, "audit_target", None)
+    return created or "/".join(str(v) for v in conn.path_params.values()) or None
+
+
+def set_audit_target(conn: HTTPConnection, target: str) -> None:
+    """A route that creates something names it for its audit entry."""
+    conn.state.audit_target = target
 
 
 async def record_audit(conn: HTTPConnection, principal: Principal | None, action: str, *, tenant: str | None = None,

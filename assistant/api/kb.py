@@ -17,7 +17,7 @@ from knowledge_base.service import VersionConflict, WorkflowError
 
 from accounts import Principal
 
-from .auth import AuthError, Caller
+from .auth import AuthError, Caller, set_audit_target
 from .deps import services
 
 log = logging.getLogger(__name__)
@@ -164,8 +164,11 @@ async def create_article(request: Request, body: ArticleCreate, caller: Caller) 
         if existing is not None:
             article, _ = await _run(kb.edit, existing.id, data.model_dump(include=set(ArticleContent.model_fields)),
                                     caller.name, body.note, None, body.publish)
+            set_audit_target(request, article.id)
             return article
-    return await _run(kb.create, data, caller.name, body.publish, body.note)
+    article = await _run(kb.create, data, caller.name, body.publish, body.note)
+    set_audit_target(request, article.id)
+    return article
 
 
 @router.get("/articles")

@@ -57,8 +57,11 @@ class TelephonyCall:
     @classmethod
     async def open(cls, registry: CallRegistry, meta: CallMetadata, feeds: list[str] | None = None) -> "TelephonyCall":
         """Start or resume the call; raises ``CallError`` (call_busy, call_exists, too_many_calls…)."""
+        # The platform's "campaign" (Twilio customParameters, AudioHook customConfig, FreeSWITCH
+        # metadata) scopes the call's suggestions to that campaign's articles and the shared ones.
         attachment = await registry.open(meta.call_id, meta.tenant, list(meta.roles), meta.language,
-                                         feeds=feeds, resumable=True, source=meta.source())
+                                         feeds=feeds, resumable=True, source=meta.source(),
+                                         campaign=meta.platform.get("campaign"))
         return cls(meta, attachment)
 
     @property

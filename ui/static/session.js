@@ -160,7 +160,11 @@
       location.assign("/login?signed_out=1");
     }).catch(function () {
       if (button) button.disabled = false;
-      window.alert(t("session.sign_out_failed"));
+      var toast = document.querySelector('[data-testid="error"]');
+      var text = toast && toast.querySelector(".toast__text");
+      if (!text) return;
+      text.textContent = t("session.sign_out_failed");
+      toast.hidden = false;
     });
   }
 
