@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,6 +95,10 @@ class Endpointer:
         """How long the open utterance has been silent (0 while speech goes on)."""
         return self._silence_run * WINDOW / self._ms if self._current is not None else 0.0
 
+    def _min_speech_windows(self) -> int:
+        # Rounded up: with 32 ms windows, 250 ms needs 8 (7 would keep a 224 ms blip).
+        return max(1, math.ceil(self.config.min_speech_ms * self._ms / WINDOW))
+
     def likely_end(self) -> int | None:
         """Where the open utterance ends if the pause under way goes on: known (and all its
         audio received) once the pause is as long as the end padding."""
@@ -107,7 +112,7 @@ class Endpointer:
         events: list[VadEvent] = []
         pad = int(cfg.speech_pad_ms * self._ms)
         min_silence_windows = max(1, int(cfg.min_silence_ms * self._ms / WINDOW))
-        min_speech_windows = max(1, int(cfg.min_speech_ms * self._ms / WINDOW))
+        min_speech_windows = self._min_speech_windows()
         max_samples = int(cfg.max_utterance_s * 1000 * self._ms)
         for prob in probs:
             window_start = self._position
@@ -152,5 +157,5 @@ class Endpointer:
             return []
         self._current = None
         utt.end = self._position
-        min_speech_windows = max(1, int(self.config.min_speech_ms * self._ms / WINDOW))
+        min_speech_windows = self._min_speech_windows()
         return [VadEvent("end" if utt.speech_windows >= min_speech_windows else "discard", utt)]

@@ -298,7 +298,7 @@ def assert_wer(reference: str, transcript: str, bound: float, what: str) -> floa
     """WER of ``transcript`` against ``reference`` is at most ``bound`` (printed, for re-measuring
     the bounds with ``pytest -s``)."""
     value = wer(reference, transcript)
-    print(f"WER {what}: {value:.3f} (bound {bound})")
+    print(f"WER {what}: {value:.3f} (bound {bound}): {transcript!r}")
     assert value <= bound, f"WER {what} {value:.3f} > {bound}: {transcript!r}"
     return value
 

@@ -11,8 +11,25 @@ import websockets
 from assistant.simulate import stream_audio
 from speech.audio import decode_file, float_to_pcm16
 from speech.evaluation import word_error_rate
-from tests.conftest import (START, STEREO_CLIP, bearer, expect_close, expect_error, fleurs_clip, new_call_id,
-                            wait_for_call_start)
+from tests.conftest import (START, STEREO_CLIP, bearer, clip_audio, expect_close, expect_error, fleurs_clip,
+                            new_call_id, two_speakers, wait_for_call_start, words_heard)
+
+
+# WER of one FLEURS clip through the native ingest, as fast as possible (deterministic up to
+# batching): measured on this 2-core machine (value in each comment), bound = measured + about
+# one word of the clip. Through 8 kHz mu-law the end-pointer cuts differently, hence its own value.
+WER_ES0 = 0.0  # measured ?
+WER_FR0_ODD_FRAMES = 0.0  # measured ?
+WER_EN0_DROPPED = 0.0  # measured ?
+WER_ES1_MULAW = 0.0  # measured ?
+WER_STEREO_FR = 0.0  # measured ?
+WER_STEREO_EN = 0.0  # measured ?
+
+
+def assert_wer(reference: str, transcript: str, bound: float, what: str) -> None:
+    wer = word_error_rate(reference, transcript)
+    print(f"WER {what}: {wer:.3f} (bound {bound})")
+    assert wer <= bound, f"{what}: WER {wer:.3f} > {bound}: {transcript!r}"
 
 
 def audio_socket(floor, call_id: str, **kwargs):
@@ -75,8 +92,7 @@ async def test_bad_frame_mid_call_keeps_the_audio_already_accepted(floor, bad_fr
     assert (error["code"], closed_with) == (code, close_code)
     call = get_call(floor, call_id).json()
     assert call["status"] == "ended" and call["end_reason"] == f"error:{code}"
-    transcript = " ".join(s["text"] for s in call["segments"])
-    assert word_error_rate(reference, transcript) < 0.3
+    assert_wer(reference, " ".join(s["text"] for s in call["segments"]), WER_ES0, f"es 000 then {code}")
 
 
 async def test_second_stream_for_a_live_call_is_refused(floor):
@@ -122,8 +138,7 @@ async def test_frames_of_odd_sizes_transcribe_like_whole_frames(floor):
         await ws.send(json.dumps({"type": "stop"}))
         await expect_close(ws, timeout=60)
     call = get_call(floor, call_id).json()
-    transcript = " ".join(s["text"] for s in call["segments"])
-    assert word_error_rate(reference, transcript) < 0.4
+    assert_wer(reference, " ".join(s["text"] for s in call["segments"]), WER_FR0_ODD_FRAMES, "fr 000 odd frames")
 
 
 async def test_disconnect_without_stop_still_records_the_call(floor):
@@ -139,7 +154,7 @@ async def test_disconnect_without_stop_still_records_the_call(floor):
             break
         await asyncio.sleep(0.3)
     assert call["end_reason"] == "disconnected"
-    assert word_error_rate(reference, " ".join(s["text"] for s in call["segments"])) < 0.3
+    assert_wer(reference, " ".join(s["text"] for s in call["segments"]), WER_EN0_DROPPED, "en 000 dropped")
 
 
 async def test_stereo_call_gives_each_speaker_their_own_segments(floor):
@@ -147,11 +162,31 @@ async def test_stereo_call_gives_each_speaker_their_own_segments(floor):
     call_id = new_call_id("stereo")
     await stream_audio(audio, f"{floor.ws_base}/v1/calls/{call_id}/audio", roles=["customer", "agent"], speed=0,
                        api_key=floor.ingest_key())
-    call = get_call(floor, call_id).json()
-    by_speaker = {s["speaker"]: s["text"].lower() for s in call["segments"]}
-    assert set(by_speaker) == {"customer", "agent"}
-    assert "wizard" in by_speaker["customer"] and "horizon" not in by_speaker["customer"]
-    assert "horizon" in by_speaker["agent"] and "wizard" not in by_speaker["agent"]
+    segments = get_call(floor, call_id).json()["segments"]
+    assert {s["speaker"] for s in segments} == {"customer", "agent"}
+    for segment in segments:  # every segment, not just each speaker's last: no cross-talk anywhere
+        text = segment["text"].lower()
+        assert ("horizon" if segment["speaker"] == "customer" else "wizard") not in text, segment
+    said = {speaker: " ".join(s["text"].lower() for s in segments if s["speaker"] == speaker)
+            for speaker in ("customer", "agent")}
+    assert "wizard" in said["customer"] and "horizon" in said["agent"]  # left = customer, right = agent
+
+
+async def test_two_languages_on_left_and_right_keep_their_channel_and_order(floor):
+    """French on the left channel, English on the right: every segment has the right speaker and
+    language, each transcript its own reference's words; a swapped pair would fail each check."""
+    customer, customer_ref = clip_audio("fr", 2)
+    agent, agent_ref = clip_audio("en", 0)
+    call_id = new_call_id("stereo-langs")
+    await stream_audio(two_speakers(customer, agent), f"{floor.ws_base}/v1/calls/{call_id}/audio",
+                       roles=["customer", "agent"], speed=0, api_key=floor.ingest_key())
+    segments = get_call(floor, call_id).json()["segments"]
+    assert segments and {(s["speaker"], s["language"]) for s in segments} == {("customer", "fr"), ("agent", "en")}
+    heard = {speaker: " ".join(s["text"] for s in segments if s["speaker"] == speaker)
+             for speaker in ("customer", "agent")}
+    assert_wer(customer_ref, heard["customer"], WER_STEREO_FR, "stereo left fr 002")
+    assert_wer(agent_ref, heard["agent"], WER_STEREO_EN, "stereo right en 000")
+    assert words_heard(agent_ref, heard["customer"]) < 0.2 and words_heard(customer_ref, heard["agent"]) < 0.2
 
 
 async def test_telephone_audio_8k_mulaw_is_transcribed(floor):
@@ -161,7 +196,7 @@ async def test_telephone_audio_8k_mulaw_is_transcribed(floor):
     await stream_audio(audio, f"{floor.ws_base}/v1/calls/{call_id}/audio", speed=0, encoding="pcm_mulaw",
                        sample_rate=8000, api_key=floor.ingest_key())
     call = get_call(floor, call_id).json()
-    assert word_error_rate(reference, " ".join(s["text"] for s in call["segments"])) < 0.35
+    assert_wer(reference, " ".join(s["text"] for s in call["segments"]), WER_ES1_MULAW, "es 001 8 kHz mu-law")
 
 
 def test_unknown_call_is_404(floor):

@@ -13,6 +13,7 @@ from faster_whisper.vad import VadOptions, get_speech_timestamps
 from assistant.simulate import stream_audio
 from speech.audio import decode_file
 from speech.evaluation import word_error_rate
+from speech.vad import WINDOW, Endpointer, EndpointerConfig, StreamingVad
 from tests.conftest import collect_events, collect_when_started, fleurs_clip, new_call_id, transcribe_live
 
 # Mean streaming WER over clips 000-004, measured: fr 0.32, es 0.09 (see README); bound = measured + margin.
@@ -115,3 +116,67 @@ async def test_long_utterance_with_short_pauses_gives_one_final_with_every_word(
     assert len(finals) == 1, [f["text"] for f in finals]
     assert finals[0]["language"] == "en"
     assert word_error_rate(" ".join(references), finals[0]["text"]) < 0.2, finals[0]["text"]
+
+
+# --- End-pointing (speech/vad.py) -------------------------------------------------------------
+
+def endpoint(probs: list[float], config: EndpointerConfig | None = None) -> list[tuple[str, int, int | None]]:
+    """(kind, start, end) of every end-pointer event for these per-window speech probabilities."""
+    endpointer = Endpointer(config or EndpointerConfig())
+    events = endpointer.update(np.asarray(probs, dtype=np.float32)) + endpointer.flush()
+    return [(e.kind, e.utterance.start, e.utterance.end) for e in events]
+
+
+@pytest.mark.parametrize("speech_windows, kind", [(1, "discard"), (7, "discard"), (8, "end"), (20, "end")])
+def test_blips_under_250_ms_are_discarded(speech_windows, kind):
+    # 32 ms windows: 7 of speech = 224 ms (a cough, a click), 8 = 256 ms.
+    events = endpoint([0.0] * 20 + [0.9] * speech_windows + [0.0] * 40)
+    assert [k for k, _, _ in events] == ["start", kind]
+
+
+def test_an_utterance_over_20_s_is_cut_at_its_last_pause():
+    # 30 s of speech with short pauses (4 windows = 128 ms, under the 500 ms that ends an
+    # utterance) at 6 s, 13 s and 17 s: cut at 17 s, the last pause before 20 s.
+    windows_per_s = 16000 / WINDOW
+    probs = [0.9] * int(30 * windows_per_s)
+    pauses = [int(s * windows_per_s) for s in (6, 13, 17)]
+    for at in pauses:
+        probs[at:at + 4] = [0.05] * 4
+    events = endpoint(probs + [0.0] * 40)
+    kinds = [k for k, _, _ in events]
+    assert kinds == ["start", "end", "start", "end"], kinds
+    first_end = events[1][2]
+    pause_start, pause_end = pauses[-1] * WINDOW, (pauses[-1] + 4) * WINDOW
+    assert pause_start <= first_end <= pause_end  # inside the pause, not mid-word
+    assert events[2][1] == first_end  # the rest goes on from the cut, nothing lost
+    assert events[3][2] >= 30 * 16000
+
+
+def test_a_pauseless_utterance_is_cut_at_20_s():
+    events = endpoint([0.9] * int(25 * 16000 / WINDOW) + [0.0] * 40)
+    assert [k for k, _, _ in events] == ["start", "end", "start", "end"]
+    assert events[1][2] == pytest.approx(20 * 16000, abs=WINDOW)
+
+
+def test_real_speech_over_20_s_is_cut_in_a_quiet_spot():
+    """Real read speech (FLEURS es 001 then en 001, 30 s) whose pauses are all shortened to
+    250 ms, so none ends the utterance: the end-pointer cuts it in one of those pauses."""
+    pieces = []
+    for language, index in (("es", 1), ("en", 1)):
+        audio = decode_file(fleurs_clip(language, index)[0])[0]
+        audio = 0.5 * audio / np.abs(audio).max()
+        for span in get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=100, speech_pad_ms=30)):
+            pieces += [audio[span["start"]:span["end"]], np.zeros(4000, np.float32)]
+    audio = np.concatenate([np.zeros(8000, np.float32)] + pieces)
+    vad, endpointer = StreamingVad(), Endpointer(EndpointerConfig())
+    events = []
+    for offset in range(0, len(audio), 1600):  # 100 ms frames, as they arrive
+        events += endpointer.update(vad.process(audio[offset:offset + 1600]))
+    events += endpointer.flush()
+    ends = [e.utterance for e in events if e.kind == "end"]
+    assert [e.kind for e in events][:3] == ["start", "end", "start"], [(e.kind, e.utterance.start) for e in events]
+    cut = ends[0].end
+    assert ends[0].start + 10 * 16000 < cut < ends[0].start + 20 * 16000 + WINDOW  # at a pause, before 20 s
+    assert cut == ends[0].pauses[-1] == events[2].utterance.start
+    quiet = np.sqrt(np.mean(audio[cut - 800:cut + 800] ** 2))
+    assert quiet < 0.1 * np.sqrt(np.mean(audio ** 2)), cut / 16000  # in a pause, not mid-word

@@ -276,3 +276,28 @@ def test_agent_panel_marks_an_answer_not_in_the_customers_language(browser, rafi
         page.get_by_test_id("lang-switch-fr").click()
     finally:
         ctx.close()
+
+
+def test_a_supervisor_reads_the_knowledge_base_without_writing_controls(browser, rafiq_server, watch, floor, tenant,
+                                                                         trainer):
+    """Supervisors review on the trainer page; the API refuses them writes, so the page offers none."""
+    created = httpx.post(f"{rafiq_server}/v1/kb/articles", headers=trainer, timeout=30,
+                         json={"title": "Carte bloquée", "body": "Appelez le 777.", "language": "fr"})
+    assert created.status_code == 201, created.text
+    ctx = browser.new_context(viewport={"width": 1500, "height": 950}, base_url=rafiq_server, locale="fr-FR")
+    page = ctx.new_page()
+    watch.attach(page)
+    try:
+        username = floor.username("supervisor", tenant)
+        sign_in(page, rafiq_server, username, floor.passwords[username], next_path="/trainer")
+        expect(page.locator("body")).to_have_attribute("data-ready", "true")
+        expect(page.locator("body")).to_have_attribute("data-readonly", "true")
+        expect(page.get_by_test_id("article-item")).to_have_count(1)
+        page.get_by_test_id("article-item").first.click()
+        for control in ("new-article", "save-article", "submit-article", "publish-article", "add-translation"):
+            expect(page.get_by_test_id(control)).to_be_hidden()
+        page.get_by_test_id("tab-import").click()
+        expect(page.get_by_test_id("import-form")).to_be_hidden()
+        expect(page.get_by_test_id("export-jsonl")).to_be_visible()
+    finally:
+        ctx.close()

@@ -358,7 +358,7 @@
           li.appendChild(diff);
         }
         if (v.version !== a.version) {
-          var back = el("button", { type: "button", "class": "link", "data-testid": "rollback-button" }, t("trainer.rollback"));
+          var back = el("button", { type: "button", "class": "link", "data-testid": "rollback-button", "data-write": "" }, t("trainer.rollback"));
           back.addEventListener("click", function () { rollback(v.version); });
           li.appendChild(back);
         }
@@ -491,9 +491,9 @@
         langs.appendChild(el("span", { "class": "tag", "data-language": lang }, (LANG_NAMES[lang] || lang) + " ×" + g.languages[lang]));
       });
       head.appendChild(langs);
-      var draft = el("button", { type: "button", "class": "btn btn--primary", "data-testid": "gap-draft" }, t("trainer.gap_draft"));
+      var draft = el("button", { type: "button", "class": "btn btn--primary", "data-testid": "gap-draft", "data-write": "" }, t("trainer.gap_draft"));
       draft.addEventListener("click", function () { draftFromGap(g.id); });
-      var dismiss = el("button", { type: "button", "class": "btn btn--ghost", "data-testid": "gap-dismiss" }, t("trainer.gap_dismiss"));
+      var dismiss = el("button", { type: "button", "class": "btn btn--ghost", "data-testid": "gap-dismiss", "data-write": "" }, t("trainer.gap_dismiss"));
       dismiss.addEventListener("click", function () { dismissGap(g.id); });
       head.appendChild(draft); head.appendChild(dismiss);
       li.appendChild(head);
@@ -567,6 +567,9 @@
     window.RafiqSession.ready.then(function (me) {
       state.me = me;
       state.tenant = me.tenant;
+      // Supervisors review the knowledge base here; only trainers write it (the API says the
+      // same), so the writing controls are not offered to them.
+      if (me.roles.indexOf("trainer") < 0) document.body.setAttribute("data-readonly", "true");
       return Promise.all([loadArticles(), loadGaps()]);
     }).then(function () {
       document.body.setAttribute("data-ready", "true");
