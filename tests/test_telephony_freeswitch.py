@@ -15,10 +15,10 @@ from tests.conftest import (assert_not_heard, assert_one_continuous_call, assert
 # (value in each comment) + a margin of about two words of the clip (15-26 words). bench/asr.py's
 # streaming means for comparison (README): 16 kHz PCM en 0.073, fr 0.353; 8 kHz mu-law en 0.266,
 # fr 0.418.
-WER_FR2_8K = 1.5  # measured ?
-WER_EN4_8K = 1.5  # measured ?
-WER_EN3_8K = 1.5  # measured ?
-WER_EN3_16K = 1.5  # measured ?
+WER_FR2_8K = 0.40  # measured 0.320 on 2026-12-01, margin 0.08 (2 of 26 words)
+WER_EN4_8K = 0.14  # measured 0.000 (callee; before a drop) on 2026-12-01, margin 0.14 (2 of 15 words)
+WER_EN3_8K = 0.61  # measured 0.467 (after a reconnect) on 2026-12-01, margin 0.14
+WER_EN3_16K = 0.21  # measured 0.067 on 2026-12-01, margin 0.14
 
 
 def peer(server, call_id, channels, sample_rate=8000, **metadata) -> FreeSwitchPeer:

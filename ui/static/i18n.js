@@ -349,8 +349,16 @@
 
   applyDocumentLang();
 
+  /* A page's own strings ({lang: {key: text}}), added to the shared dictionary. */
+  function extend(strings) {
+    Object.keys(strings).forEach(function (lang) {
+      Object.keys(strings[lang]).forEach(function (key) { DICT[lang][key] = strings[lang][key]; });
+    });
+  }
+
   window.RafiqI18n = {
     DICT: DICT,
+    extend: extend,
     LANGS: ["fr", "ar", "en"],
     t: t,
     applyI18n: applyI18n,

@@ -129,8 +129,5 @@
     }
   };
 
-  var dict = window.RafiqI18n.DICT;
-  Object.keys(STRINGS).forEach(function (lang) {
-    Object.keys(STRINGS[lang]).forEach(function (key) { dict[lang][key] = STRINGS[lang][key]; });
-  });
+  window.RafiqI18n.extend(STRINGS);
 })();
