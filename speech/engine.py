@@ -70,7 +70,7 @@ class DecodeOptions:
     language_switch_probability: float = 0.75
     short_switch_probability: float = 0.95
     short_utterance_s: float = 1.0
-    long_utterance_s: float = 4.0
+    long_utterance_s: float = 3.0
     hint_switch_probability: float = 0.9
 
     def switch_threshold(self, duration_s: float, leaving_hint: bool = False) -> float:

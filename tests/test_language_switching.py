@@ -32,9 +32,10 @@ def recognizer():
 
 def test_the_switch_threshold_rises_as_the_utterance_gets_shorter():
     options = DecodeOptions()
-    assert options.switch_threshold(6.0) == options.switch_threshold(4.0) == 0.75
+    assert options.switch_threshold(6.0) == options.switch_threshold(3.0) == 0.75
     assert options.switch_threshold(1.0) == options.switch_threshold(0.5) == 0.95
-    steps = [options.switch_threshold(d) for d in (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)]
+    assert options.switch_threshold(2.0) == pytest.approx(0.85)
+    steps = [options.switch_threshold(d) for d in (1.0, 1.5, 2.0, 2.5, 3.0)]
     assert steps == sorted(steps, reverse=True) and len(set(steps)) == len(steps)
     # Leaving the call's hinted language needs at least 0.9, whatever the length.
     assert options.switch_threshold(10.0, leaving_hint=True) == 0.9
@@ -48,7 +49,7 @@ def ranked(shares: dict[str, float]) -> list[tuple[str, float]]:
 @pytest.mark.parametrize("duration, prior, hint, expected", [
     (6.0, "fr", None, "es"),   # long: 0.8 ≥ 0.75, the speaker switched
     (1.0, "fr", None, "fr"),   # 1 s: 0.8 < 0.95, one short utterance does not flip the speaker
-    (2.5, "fr", None, "fr"),   # 2.5 s needs 0.85
+    (2.0, "fr", None, "fr"),   # 2 s needs 0.85
     (None, None, None, "es"),  # no language yet: the most likely one
     (6.0, None, "fr", "fr"),   # hinted fr: leaving the hint needs 0.9
     (6.0, "es", "fr", "es"),   # switched to es earlier: es is the speaker's now, kept

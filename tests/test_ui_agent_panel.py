@@ -366,3 +366,29 @@ def test_supervisor_sees_the_calls_of_the_tenant_read_only(browser, watch, floor
         assert demo_call not in {c["call_id"] for c in other.json()["calls"]}
     finally:
         ctx.close()
+
+
+def test_personal_data_reaches_the_panel_only_as_placeholders(page, floor, rafiq_server, tmp_path):
+    """A customer reads out a card number and a phone number: the agent's panel shows the call
+    with [CARD] and [PHONE] where the digits were (redaction happens before anything is shown)."""
+    import subprocess
+
+    spoken = tmp_path / "card.wav"
+    # Spoken English: Whisper base transcribes espeak-ng's English digits (tests/test_privacy_calls.py).
+    subprocess.run(["espeak-ng", "-v", "en", "-s", "140", "-w", str(spoken),
+                    "Hello. My card number is four nine seven zero, one two three four, five six seven eight, "
+                    "nine zero one three. My phone number is plus four four seven nine one one, one two three, "
+                    "four five six."], check=True, timeout=60)
+    page.goto("/")
+    expect(page.locator("body")).to_have_attribute("data-following", "true")
+    call_id = new_call_id("pii")
+    with ThreadPoolExecutor(1) as pool:
+        streaming = pool.submit(_stream, floor, spoken, call_id, floor.username("agent"), 2.0)
+        expect(page.locator("body")).to_have_attribute("data-call-id", call_id, timeout=60_000)
+        assert not streaming.result(timeout=300)["errors"]
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", "ended", timeout=120_000)
+    transcript = page.get_by_test_id("transcript")
+    expect(transcript).to_contain_text("[CARD]")
+    expect(transcript).to_contain_text("[PHONE]")
+    shown = transcript.inner_text()
+    assert not re.search(r"4\W?9\W?7\W?0|7\W?9\W?1\W?1", shown), shown
