@@ -60,3 +60,24 @@ def test_decode_file_keeps_stereo_channels_apart():
     audio = decode_file(STEREO_CLIP)
     assert audio.shape == (2, 80000)
     assert not np.allclose(audio[0], audio[1])
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg"])
+def test_decode_file_keeps_left_as_channel_0_and_right_as_channel_1(tmp_path, suffix):
+    """A 440 Hz tone on the left, 1000 Hz on the right: row 0 is the left (customer), row 1 the
+    right (agent), through every container, so a call's roles are never swapped."""
+    t = np.arange(16000 * 2) / 16000
+    left, right = 0.5 * np.sin(2 * np.pi * 440 * t), 0.5 * np.sin(2 * np.pi * 1000 * t)
+    decoded = decode_file(write_audio(tmp_path / f"lr{suffix}", np.stack([left, right]).astype(np.float32)))
+    assert decoded.shape[0] == 2
+    for row, hz in ((0, 440), (1, 1000)):
+        window = decoded[row, 4000:20000]
+        assert abs(np.argmax(np.abs(np.fft.rfft(window))) * 16000 / len(window) - hz) < 5
+
+
+def test_interleaved_wire_frames_put_the_first_sample_of_each_pair_on_channel_0():
+    decoder = FrameDecoder("pcm_s16le", channels=2)
+    frames = decoder.decode(float_to_pcm16(np.array([0.5, -0.5] * 100, np.float32)))
+    assert np.all(frames[0] > 0.49) and np.all(frames[1] < -0.49)
+    mulaw = FrameDecoder("pcm_mulaw", channels=2).decode(float_to_mulaw(np.array([0.5, -0.5] * 100, np.float32)))
+    assert np.all(mulaw[0] > 0.45) and np.all(mulaw[1] < -0.45)

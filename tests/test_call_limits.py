@@ -13,7 +13,7 @@ import websockets
 from assistant.launcher import ServerProcess
 from assistant.simulate import Pacer, TwilioPeer, new_platform_call_id
 from tests.conftest import (START, Floor, expect_close, expect_error, fleurs_clip, new_call_id, transcribe_live,
-                            wait_for_call_end, wait_for_call_start)
+                            wait_for_call_start)
 
 
 @pytest.fixture(scope="module")

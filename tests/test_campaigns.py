@@ -67,12 +67,12 @@ def sources(suggestions: list[dict]) -> set[str]:
     return {s["article_id"] for suggestion in suggestions for s in suggestion["sources"]}
 
 
-@pytest.mark.parametrize("campaign, first, never", [
-    ("alpha", "alpha", "beta"),
-    ("beta", "beta", "alpha"),
-    ("gamma", "shared", "alpha"),  # a campaign without articles of its own: the shared ones only
+@pytest.mark.parametrize("campaign, first", [
+    ("alpha", "alpha"),
+    ("beta", "beta"),
+    ("gamma", "shared"),  # a campaign without articles of its own: the shared ones only
 ])
-async def test_a_call_is_answered_from_its_campaign_and_the_shared_articles(floor, desk, campaign, first, never):
+async def test_a_call_is_answered_from_its_campaign_and_the_shared_articles(floor, desk, campaign, first):
     tenant, ids = desk
     call, suggestions = await twilio_call(floor, tenant, campaign)
     assert call["campaign"] == campaign
@@ -80,7 +80,6 @@ async def test_a_call_is_answered_from_its_campaign_and_the_shared_articles(floo
     found = sources(suggestions)
     others = {ids[name] for name in ("alpha", "beta") if name != campaign}
     assert not found & others, f"another campaign's article was suggested: {found & others}"
-    assert ids[never] not in found
 
 
 async def test_a_call_without_a_campaign_is_answered_from_every_article(floor, desk):

@@ -26,9 +26,11 @@ class GatedRecognizer:
         self.inner = inner
         self.options = inner.options
         self.gate = threading.Event()
+        self.entered = threading.Event()  # the worker is inside its first batch
         self.batches: list[tuple[list[DecodeRequest], int]] = []
 
     def recognize(self, batch, beam_size):
+        self.entered.set()
         self.gate.wait(120)
         self.batches.append((list(batch), beam_size))
         return self.inner.recognize(batch, beam_size)
@@ -58,7 +60,8 @@ async def test_finals_of_two_calls_go_first_in_one_batch_and_stale_partials_are_
     try:
         # A partial of call A keeps the engine busy (held at the gate)...
         busy = asyncio.ensure_future(engine.recognize_partial("A/customer", DecodeRequest(fr[:16000])))
-        await wait_until(lambda: engine.pending() == (0, 0))
+        await wait_until(gated.entered.is_set)
+        assert engine.pending() == (0, 0)
         # ...while both calls queue work: two partials of A (the first goes stale), one of B, a final of each.
         stale = asyncio.ensure_future(engine.recognize_partial("A/customer", DecodeRequest(fr[:32000])))
         partial_b = asyncio.ensure_future(engine.recognize_partial("B/customer", DecodeRequest(es[:32000])))

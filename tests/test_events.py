@@ -63,3 +63,42 @@ async def test_subscriber_that_leaves_does_not_disturb_the_call(floor):
     assert call["status"] == "ended" and call["segments"]
     listed = httpx.get(f"{rafiq_server}/v1/calls", headers=supervisor).json()["calls"]
     assert call_id in [c["call_id"] for c in listed]
+
+
+class StalledSocket:
+    """The server's side of a subscriber that stopped reading: it says nothing and every event
+    sent to it is kept (the socket layer under ``_forward``, which is what is under test)."""
+
+    def __init__(self):
+        self.sent: list[dict] = []
+        self.closed_with: int | None = None
+
+    async def receive(self):
+        await asyncio.Event().wait()  # a client never speaks
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+    async def close(self, code: int = 1000) -> None:
+        self.closed_with = code
+
+
+async def test_a_subscriber_1000_events_behind_is_closed_with_1013_and_the_others_keep_going():
+    from assistant.api.calls import _forward
+    from assistant.events import EventBus
+
+    bus = EventBus()
+    slow, keeping_up = bus.subscribe("call-1"), bus.subscribe("call-1")
+    drained = []
+    for seq in range(1, 1002):  # the slow one reads nothing meanwhile: 1001 events, one too many
+        bus.publish("call-1", {"type": "transcript.final", "seq": seq})
+        drained.append(keeping_up.get_nowait())
+    assert [e["seq"] for e in drained] == list(range(1, 1002))
+    bus.publish("call-1", {"type": "transcript.final", "seq": 1002})
+    assert keeping_up.get_nowait()["seq"] == 1002  # still subscribed
+    assert slow.qsize() == 1000  # cut off: nothing new reaches it
+    socket = StalledSocket()
+    await asyncio.wait_for(_forward(socket, slow), 10)
+    assert socket.closed_with == 1013  # try again later: a reconnect replays the history
+    seqs = [e["seq"] for e in socket.sent]
+    assert seqs == list(range(2, 1001)), (seqs[:3], seqs[-3:])  # what it had queued, then the close

@@ -14,6 +14,7 @@ import zipfile
 
 import httpx
 
+from knowledge_base.imports import IMPORT_BATCH
 from tests.conftest import REPO
 
 
@@ -196,15 +197,21 @@ def test_import_runs_in_the_background_with_progress(floor):
     assert response.status_code == 202
     job = response.json()
     assert job["status"] == "running" and job["total"] == 120
-    seen_done = set()
+    progress = [job["done"]]  # every "done" polled, in order
     deadline = time.monotonic() + 120
     while job["status"] == "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+        assert time.monotonic() < deadline, f"the import did not finish: {progress}"
+        time.sleep(0.05)  # a poll, not a wait for a fixed time: the loop ends on the job's status
         job = httpx.get(f"{base}/v1/kb/imports/{job['import_id']}", headers=TRAINER).json()
-        seen_done.add(job["done"])
+        assert job["total"] == 120 and 0 <= job["done"] <= 120
+        progress.append(job["done"])
+    # Progress only moves forward, by whole batches (IMPORT_BATCH rows are indexed together), and
+    # the job is done only with every row counted and reported.
+    assert progress == sorted(progress), progress
+    assert set(progress) <= {0, *range(IMPORT_BATCH, 120, IMPORT_BATCH), 120}, progress
     assert job["status"] == "done" and job["done"] == 120 and job["report"]["created"] == 120
-    assert max(seen_done) == 120
+    assert len(job["report"]["rows"]) == 120 and job["report"]["errors"] == 0
+    assert len(articles(base, TRAINER)) == 120
     assert httpx.get(f"{base}/v1/kb/imports/nope", headers=TRAINER).json()["detail"]["code"] == "unknown_import"
 
 
@@ -219,6 +226,7 @@ def test_import_refuses_files_it_cannot_read(floor):
     assert refused("kb.csv", "titre;langue\nx;fr\n".encode()) == "bad_header"
     assert refused("kb.jsonl", "é".encode("latin-1") * 10) == "bad_encoding"
     assert refused("kb.jsonl", b"") == "empty_file"
+    assert refused("kb.csv", b"external_id,language,title,body\r\n") == "no_rows"  # a header and nothing else
     assert refused("kb.jsonl", b"x" * (10 << 20) + b"x", status=413) == "upload_too_large"
     for person, status, code in (("agent", 403, "forbidden"), ("supervisor", 403, "forbidden"),
                                  ("admin", 403, "forbidden"), (None, 401, "unauthenticated")):

@@ -3,6 +3,9 @@
 import httpx
 import pytest
 
+from assistant.launcher import ServerProcess
+from tests.conftest import Floor
+
 
 def search(floor, tenant: str = "default", **params) -> list[dict]:
     """The search of the tenant's agent (the seed knowledge base is the default tenant's)."""
@@ -13,13 +16,21 @@ def search(floor, tenant: str = "default", **params) -> list[dict]:
 
 def test_seed_knowledge_base_is_loaded_in_french_with_translations(floor):
     articles = httpx.get(f"{floor.base_url}/v1/kb/articles", headers=floor.headers("trainer")).json()["articles"]
-    french = {a["group_id"] for a in articles if a["language"] == "fr"}
-    assert len(french) >= 40
+    # The seed's rows are the default tenant's articles with an external id (other tests add
+    # articles to this tenant through the API, which have none).
+    seed = [a for a in articles if a["external_id"]]
+    assert all(a["status"] == "published" and a["group_id"] == a["external_id"] for a in seed)
+    french = {a["group_id"] for a in seed if a["language"] == "fr"}
+    assert len(french) == 46  # as the README says: 46 articles for a telecom and a banking campaign
+    assert {a["campaign"] for a in seed} == {"telecom", "banking"}
     languages_per_group: dict[str, set] = {}
-    for article in articles:
+    for article in seed:
         languages_per_group.setdefault(article["group_id"], set()).add(article["language"])
-    fully_translated = [g for g, langs in languages_per_group.items() if {"fr", "ar", "es", "en"} <= langs]
-    assert len(fully_translated) >= 10
+    assert set(languages_per_group) == french  # every article has its French original
+    fully_translated = [g for g, langs in languages_per_group.items() if langs == {"fr", "ar", "es", "en"}]
+    assert len(fully_translated) == 14 and len(seed) == 46 + 3 * 14
+    with_reply_and_questions = [a for a in seed if a["language"] == "fr" and a["reply"] and a["questions"]]
+    assert len(with_reply_and_questions) == 8
 
 
 @pytest.mark.parametrize("question", [
@@ -88,3 +99,43 @@ def test_bad_search_parameters_are_refused(floor):
 def test_unknown_article_is_404(floor):
     assert httpx.get(f"{floor.base_url}/v1/kb/articles/nope", headers=floor.headers("agent")).status_code == 404
     assert httpx.get(f"{floor.base_url}/v1/kb/articles/nope").status_code == 401  # who asks, first
+
+
+def test_the_index_is_rebuilt_from_the_database_when_the_service_starts_without_it(tmp_path):
+    """The search index is derived data: a server whose embedded index folder is lost or unreadable
+    rebuilds it from the published articles in its database when it starts (knowledge_base/
+    service.py; an unreadable folder is set aside by retrieval/stores.py)."""
+    server = ServerProcess(tmp_path / "rafiq", RAFIQ_SEED_KB="0")
+    index = tmp_path / "rafiq" / "qdrant" / "edge"
+    hours = {"title": "Horaires de l'agence de Meknès", "language": "fr", "publish": True,
+             "body": "L'agence de Meknès est ouverte du lundi au vendredi de 8h30 à 16h30."}
+    draft = {"title": "Agence de Meknès : travaux", "language": "fr", "body": "Travaux en août."}
+    question = "What are the opening hours of the Meknes branch?"
+
+    def found(floor: Floor) -> list[str]:
+        return [r["article_id"] for r in search(floor, q=question)]
+
+    with server:
+        floor = Floor(server)
+        created = httpx.post(f"{floor.base_url}/v1/kb/articles", headers=floor.headers("trainer"), json=hours)
+        assert created.status_code == 201, created.text
+        article_id = created.json()["id"]
+        assert httpx.post(f"{floor.base_url}/v1/kb/articles", headers=floor.headers("trainer"),
+                          json=draft).status_code == 201
+        assert found(floor) == [article_id]
+    assert server.proc.returncode is not None and (index / "edge_config.json").is_file()
+
+    # Corrupt: every file of the index overwritten with garbage.
+    for path in index.rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"not a qdrant file")
+    with server:
+        floor = Floor(server)
+        assert found(floor) == [article_id]  # published: back in the index; the draft never was
+        assert [p.name.startswith("edge.broken-") for p in index.parent.iterdir()].count(True) == 1
+
+    # Lost: the index folder deleted outright.
+    for path in sorted(index.parent.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    with server:
+        assert found(Floor(server)) == [article_id]

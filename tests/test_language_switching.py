@@ -171,3 +171,37 @@ def test_a_bad_language_mode_is_refused():
                       ForcedLanguage)
     hinted = parse_start({**START, "language": "fr"}, ("fr",)).language
     assert hinted == "fr" and not isinstance(hinted, ForcedLanguage)
+
+
+# Short Arabic (Darija and Egyptian) replies. There is no Arabic speech with a usable licence
+# here, so these are espeak-ng's robotic Arabic voice: Whisper base often takes it for another
+# language (measured: free detection says ar for 2 of these 10), which makes it a hard case for
+# the rule, not a measure of accuracy on real Arabic callers.
+ARABIC_REPLIES = ["نعم، شكرا", "أيوه تمام", "لا، مش كده", "شكرا جزيلا", "واش كاين شي مشكل",
+                  "بغيت نبلوكي البطاقة ديالي", "مرحبا", "السلام عليكم", "ممكن تعاودلي", "طيب ماشي مشكل"]
+
+
+def test_short_arabic_replies_in_an_arabic_call_stay_arabic(recognizer, tmp_path):
+    import shutil
+    import subprocess
+    binary = shutil.which("espeak-ng")
+    assert binary, "espeak-ng is missing: scripts/test-services.sh installs it"
+    pieces = []
+    for n, text in enumerate(ARABIC_REPLIES):
+        path = tmp_path / f"ar{n}.wav"
+        subprocess.run([binary, "-v", "ar", "-s", "160", "-w", str(path), text], check=True)
+        pieces.append(decode_file(path)[0])
+    assert all(len(p) < 3 * 16000 for p in pieces)  # 1.2-2.8 s each
+    model = recognizer.model
+    features = np.stack([pad_or_trim(model.feature_extractor(p)) for p in pieces])
+    detected = model.model.detect_language(model.encode(features))
+    old = WhisperRecognizer.__new__(WhisperRecognizer)
+    old.options = DecodeOptions(short_switch_probability=0.75, hint_switch_probability=0.0)
+    durations = [len(p) / 16000 for p in pieces]
+    free = [recognizer.pick_language(d, None, s)[0] for d, s in zip(detected, durations)]
+    before = [old.pick_language(d, "ar", s)[0] for d, s in zip(detected, durations)]
+    hinted = [recognizer.pick_language(d, "ar", s, "ar")[0] for d, s in zip(detected, durations)]
+    counts = {name: labels.count("ar") for name, labels in (("free", free), ("before", before), ("hinted", hinted))}
+    print(f"short Arabic replies labelled ar: {counts} of {len(pieces)}")
+    # Measured: free 2, before (flat 0.75 with the speaker's ar) 8, now with the call hinted ar 9.
+    assert counts["hinted"] >= 9 and counts["hinted"] >= counts["before"] and counts["free"] <= 5

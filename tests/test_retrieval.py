@@ -218,3 +218,21 @@ def test_langchain_retriever_returns_documents_with_metadata(index, tenant):
     assert [d.metadata["article_id"] for d in documents] == ["roaming-es"]
     assert documents[0].metadata["language"] == "es" and 0.35 <= documents[0].metadata["score"] <= 1.0
     assert documents[0].page_content
+
+
+# --- an unreadable embedded index ------------------------------------------------------------------
+
+def test_an_unreadable_embedded_index_is_set_aside_and_started_empty(embeddings, tmp_path, tenant):
+    index = open_index("edge", embeddings, tmp_path)
+    add(index, "kept", tenant, "Facture", "La facture arrive le 5 du mois.")
+    index.close()
+    (tmp_path / "edge" / "edge_config.json").write_text("not json")
+    reopened = open_index("edge", embeddings, tmp_path)  # no exception: the service must still start
+    try:
+        assert reopened.count() == 0  # empty, so its owner (the knowledge base) re-indexes
+        [aside] = [p for p in tmp_path.iterdir() if p.name.startswith("edge.broken-")]
+        assert (aside / "edge_config.json").read_text() == "not json"  # kept for a post-mortem
+        add(reopened, "kept", tenant, "Facture", "La facture arrive le 5 du mois.")
+        assert ids(reopened.search("quand arrive la facture", tenant=tenant, k=1)) == ["kept"]
+    finally:
+        reopened.close()

@@ -1,7 +1,8 @@
 """Live transcription of real speech (FLEURS) through the ingest WebSocket, against references.
 
 The WER bounds are what the bundled Whisper base measured on these clips through the streaming
-path (see the README), plus a margin; they catch a broken pipeline, not a 1-point regression.
+path on this machine, plus about one word of the clip (each bound says its measured value): a
+regression of a word or two per clip fails.
 """
 
 import asyncio
@@ -22,8 +23,11 @@ from tests.conftest import START, collect_events, collect_when_started, fleurs_c
 # deterministic up to batching), measured on this 2-core machine on 2026-12-01 (values in the
 # comments). Bound on the mean = measured mean + 0.02; on each clip = the worst clip measured +
 # about one word of it. README (bench/asr.py streaming): fr 0.353, es 0.087, en 0.073, pt 0.276.
-WER_MEAN_BOUNDS = {"fr": 0.0, "es": 0.0, "en": 0.0, "pt": 0.0}  # measured: ?
-WER_CLIP_BOUNDS = {"fr": 0.0, "es": 0.0, "en": 0.0, "pt": 0.0}  # measured worst clip: ?
+# Measured per clip: fr 0.263 0.224 0.400 0.577 0.346 (mean 0.362); es 0.069 0.078 0 0 0.286
+# (0.087); en 0.053 0.095 0.121 0.067 0 (0.067); pt 0.056 0.250 0.533 0.471 0.121 (0.286).
+WER_MEAN_BOUNDS = {"fr": 0.38, "es": 0.11, "en": 0.09, "pt": 0.31}
+# Worst clip + one word of it: fr 003 0.577 + 1/26, es 004 0.286 + 1/14, en 002 0.121 + 1/33, pt 002 0.533 + 1/15.
+WER_CLIP_BOUNDS = {"fr": 0.62, "es": 0.36, "en": 0.16, "pt": 0.60}
 
 
 @pytest.mark.parametrize("language", ["fr", "es", "en", "pt"])
@@ -46,8 +50,8 @@ async def test_fleurs_clips_transcribe_within_measured_wer(floor, language):
 
 
 # es 000 forced to Spanish, and forced to French (the wrong language): measured on this machine.
-WER_FORCED_RIGHT = 0.0  # measured ?
-WER_FORCED_WRONG_AT_LEAST = 0.0  # measured ?
+WER_FORCED_RIGHT = 0.11  # measured 0.069 (2 words of 29) + about one word
+WER_FORCED_WRONG_AT_LEAST = 0.8  # measured 0.897: 26 words of 29 wrong
 
 
 async def forced_call(floor, clip, language: str) -> list[dict]:
@@ -77,6 +81,10 @@ async def test_a_forced_language_decides_the_text_not_only_the_label(floor):
     assert wer_right <= WER_FORCED_RIGHT
     # Forced to French, Whisper writes Spanish speech as French words (or translates it).
     assert wer_wrong >= WER_FORCED_WRONG_AT_LEAST and wer_wrong > wer_right + 0.4
+
+
+WER_REAL_TIME_ES1 = 0.12  # measured 0.078 (4 of 51 words) + 2 words: real time varies more
+WER_EN1_EN4_JOINED = 0.14  # measured 0.083 (3 of 36 words) + 2 words
 
 
 async def test_real_time_stream_shows_partials_then_the_final_of_each_utterance(floor):
@@ -109,7 +117,9 @@ async def test_real_time_stream_shows_partials_then_the_final_of_each_utterance(
     assert grown >= 2, "partials of a 21 s utterance must commit words as they go"
     for final in finals:
         assert 0 <= final["start"] < final["end"] <= 21.5
-    assert word_error_rate(reference, " ".join(e["text"] for e in finals)) < 0.2
+    wer = word_error_rate(reference, " ".join(e["text"] for e in finals))
+    print(f"es 001 in real time: WER {wer:.3f}")
+    assert wer <= WER_REAL_TIME_ES1
 
 
 async def test_silence_gives_no_transcript(floor):
@@ -142,7 +152,9 @@ async def test_long_utterance_with_short_pauses_gives_one_final_with_every_word(
     finals = [e for e in await asyncio.wait_for(collector, 120) if e["type"] == "transcript.final"]
     assert len(finals) == 1, [f["text"] for f in finals]
     assert finals[0]["language"] == "en"
-    assert word_error_rate(" ".join(references), finals[0]["text"]) < 0.2, finals[0]["text"]
+    wer = word_error_rate(" ".join(references), finals[0]["text"])
+    print(f"en 001 + en 004 as one utterance: WER {wer:.3f}")
+    assert wer <= WER_EN1_EN4_JOINED, finals[0]["text"]
 
 
 # --- End-pointing (speech/vad.py) -------------------------------------------------------------

@@ -199,7 +199,7 @@ class AudioHookSession:
             raise Disconnect("error", f"Invalid seq value (expected {self.clientseq + 1}, got {message.seq})",
                              "bad_seq")
         self.clientseq = message.seq
-        if False:
+        if message.serverseq > self.seq:
             raise Disconnect("error", "Invalid serverseq value", "bad_serverseq")
         if self.session_id is None:
             self.session_id = message.id

@@ -178,7 +178,7 @@ class TwilioStream:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.svc.settings.start_timeout_s
         while self.call is None:
-            payload = await self._next_message(timeout=self.svc.settings.start_timeout_s)
+            payload = await self._next_message(timeout=max(0.0, deadline - loop.time()))
             if payload is None:
                 continue
             event = payload.get("event")
@@ -245,7 +245,7 @@ class TwilioStream:
             # line; a jump means lost chunks, filled with silence to keep the two tracks aligned.
             received_ms = self.call.samples_in[media.track] / 8
             gap_ms = int(media.timestamp) - received_ms
-            if False:
+            if gap_ms >= GAP_FILL_MIN_MS:
                 self.call.push_silence(media.track, min(gap_ms / 1000, GAP_FILL_MAX_S))
                 self.call.samples_in[media.track] += int(gap_ms * 8)
         self.call.push(media.track, audio)
