@@ -148,7 +148,7 @@ def test_demo_call_shows_transcript_and_suggestions(page, rafiq_server, floor):
     card = page.locator(f'[data-testid="suggestion"][data-suggestion-id="{first.get_attribute("data-suggestion-id")}"]')
     expect(card.get_by_test_id("suggestion-text")).not_to_have_text("")
     source = card.get_by_test_id("suggestion-source").first
-    expect(source.get_by_test_id("suggestion-score")).to_have_text(re.compile(r"^(\d{1,3}%|-?\d+\.\d\d)$"))
+    expect(source.get_by_test_id("suggestion-score")).to_have_text(re.compile(r"^(\d{1,3}%|\d+\.\d\d)$"))
     expect(source.get_by_test_id("source-article-id")).not_to_have_text("")
     for button in ("use-button", "edit-button", "dismiss-button"):
         expect(card.get_by_test_id(button)).to_be_visible()

@@ -86,7 +86,8 @@ async def ingest_audio(ws: WebSocket, call_id: str, caller: Caller) -> None:
         start = parse_start(await _receive_start(ws, svc.settings.start_timeout_s), svc.settings.languages)
         if start.tenant is not None and start.tenant != caller.tenant:
             raise ProtocolError("wrong_tenant", "the start message names another tenant than the API key's")
-        call = await svc.calls.open(call_id, caller.tenant, list(start.roles), start.language, agent=start.agent)
+        call = await svc.calls.open(call_id, caller.tenant, list(start.roles), start.language, agent=start.agent,
+                                    campaign=start.campaign)
     except ProtocolError as exc:
         log.info("ingest refused", extra={"call_id": call_id, "code": exc.code, "detail": exc.message})
         await _send_error(ws, exc.code, exc.message, exc.close_code)
