@@ -61,10 +61,8 @@ def _call_view(base_url: str, call_id: str) -> dict:
 @pytest.fixture
 def context(browser, rafiq_server, watch):
     ctx = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=rafiq_server, locale="fr-FR")
-    try:
-        ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=rafiq_server)
-    except Exception:  # the panel falls back to execCommand("copy")
-        pass
+    # Granted, so that "Use" must really copy: the test reads the clipboard back.
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=rafiq_server)
     ctx.set_default_timeout(20_000)
     yield ctx
     ctx.close()
@@ -194,9 +192,8 @@ def test_feedback_updates_card_record_and_other_screen(context, watch, page, raf
     expect(card.get_by_test_id("suggestion-state")).to_have_text("Utilisée")
     assert record_action() == "used"
     expect(other_card).to_have_attribute("data-state", "used")
-    expect(card).to_have_attribute("data-copied", re.compile("true|false"))
-    if card.get_attribute("data-copied") == "true":
-        assert page.evaluate("navigator.clipboard.readText()") == original
+    expect(card).to_have_attribute("data-copied", "true")
+    assert page.evaluate("navigator.clipboard.readText()") == original
 
     # Edit: inline textarea, saved text replaces the suggestion on both screens.
     edited = "Texte corrigé par l'agent."
@@ -392,3 +389,38 @@ def test_personal_data_reaches_the_panel_only_as_placeholders(page, floor, rafiq
     expect(transcript).to_contain_text("[PHONE]")
     shown = transcript.inner_text()
     assert not re.search(r"4\W?9\W?7\W?0|7\W?9\W?1\W?1", shown), shown
+
+
+def test_partial_text_is_replaced_in_place_by_the_final(page, floor, rafiq_server):
+    """While the customer speaks, the line shows grey partial text; the final replaces it in the
+    same element (no second line for the utterance)."""
+    page.goto("/")
+    expect(page.locator("body")).to_have_attribute("data-following", "true")
+    # Every segment element the panel ever shows, with each state it went through.
+    page.evaluate("""() => {
+        window.__segments = new Map();
+        const note = () => document.querySelectorAll('[data-testid="segment"]').forEach(el => {
+            if (!window.__segments.has(el)) window.__segments.set(el, []);
+            const states = window.__segments.get(el);
+            const now = el.getAttribute("data-final") + ":" + el.getAttribute("data-segment-id");
+            if (states[states.length - 1] !== now) states.push(now);
+        });
+        new MutationObserver(note).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                                           attributeFilter: ["data-final"]});
+    }""")
+    clip, _ = fleurs_clip("es", 1)  # a long utterance: several partials before its final
+    call_id = new_call_id("partial")
+    with ThreadPoolExecutor(1) as pool:
+        streaming = pool.submit(_stream, floor, clip, call_id, floor.username("agent"), 1.0)
+        expect(page.locator("body")).to_have_attribute("data-call-id", call_id, timeout=60_000)
+        assert not streaming.result(timeout=300)["errors"]
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", "ended", timeout=120_000)
+    histories = page.evaluate("() => Array.from(window.__segments.values())")
+    # At least one utterance was seen partial first, then final, in one and the same element.
+    replaced = [h for h in histories if h[0].startswith("false:") and h[-1].startswith("true:")]
+    assert replaced, histories
+    for history in replaced:
+        assert len({state.split(":", 1)[1] for state in history}) == 1, history  # the same segment throughout
+    ids = page.eval_on_selector_all('[data-testid="segment"]', "els => els.map(e => e.getAttribute('data-segment-id'))")
+    assert len(ids) == len(set(ids)), ids
+    expect(page.locator('[data-testid="segment"][data-final="false"]')).to_have_count(0)

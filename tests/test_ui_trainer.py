@@ -8,6 +8,8 @@ as its trainer; the API checks use the bearer tokens of that tenant's people."""
 from __future__ import annotations
 
 import asyncio
+import json
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 import re
 import uuid
@@ -301,3 +303,33 @@ def test_a_supervisor_reads_the_knowledge_base_without_writing_controls(browser,
         expect(page.get_by_test_id("export-jsonl")).to_be_visible()
     finally:
         ctx.close()
+
+
+def test_export_buttons_download_what_imports_back(page, tenant, tmp_path):
+    """Each export button downloads the tenant's articles in its format, with its file name."""
+    rows = ['{"external_id": "sim-swap", "language": "fr", "title": "Changer de carte SIM", "body": "En agence."}',
+            '{"external_id": "roaming", "language": "fr", "title": "Activer l\'itinérance", "body": "Composez *111#."}']
+    source = tmp_path / "articles.jsonl"
+    source.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    page.get_by_test_id("tab-import").click()
+    page.get_by_test_id("import-file").set_input_files(str(source))
+    page.get_by_test_id("import-start").click()
+    expect(page.get_by_test_id("import-summary")).to_have_text("2 créé(s), 0 mis à jour, 0 inchangé(s), 0 erreur(s)")
+    expected = {"jsonl": f"{tenant}-articles.jsonl", "csv": f"{tenant}-articles.csv",
+                "markdown": f"{tenant}-articles.zip"}
+    for format, filename in expected.items():
+        with page.expect_download() as download:
+            page.get_by_test_id(f"export-{format}").click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.name == filename
+        content = saved.read_bytes()
+        if format == "jsonl":
+            exported = [json.loads(line) for line in content.decode().splitlines() if line.strip()]
+            assert sorted(a["external_id"] for a in exported) == ["roaming", "sim-swap"]
+        elif format == "csv":
+            text = content.decode("utf-8-sig")
+            assert "Changer de carte SIM" in text and "roaming" in text
+        else:
+            with zipfile.ZipFile(saved) as archive:
+                assert len([n for n in archive.namelist() if n.endswith(".md")]) == 2
