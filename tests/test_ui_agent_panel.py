@@ -256,11 +256,14 @@ def test_reload_after_end_rebuilds_transcript_without_duplicates(page, rafiq_ser
     # Checklist: kept per call across reloads.
     page.locator('[data-testid="checklist-item"][data-item="greet"]').check()
 
-    # A dropped socket reconnects and is replayed: nothing is added twice.
+    # A dropped socket reconnects and is replayed: nothing is added twice. The call has ended, so
+    # the first socket got its whole record: a replay is complete once as many events came again.
+    recorded = page.locator("body").get_attribute("data-socket-events")
+    assert recorded and int(recorded) > 0
     page.evaluate("window.__rafiq.dropSocket()")
     expect(page.locator("body")).to_have_attribute("data-ws-connects", "2")
     expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "connected")
-    page.wait_for_timeout(1000)
+    expect(page.locator("body")).to_have_attribute("data-socket-events", recorded)
     _assert_matches_record(page, view)
 
     # A reload rebuilds the same transcript from the replayed events.
@@ -268,7 +271,7 @@ def test_reload_after_end_rebuilds_transcript_without_duplicates(page, rafiq_ser
     expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", "ended")
     expect(page.locator('[data-testid="segment"]')).to_have_count(len(view["segments"]))
     expect(page.locator('[data-testid="suggestion"]')).to_have_count(len(view["suggestions"]))
-    page.wait_for_timeout(1000)
+    expect(page.locator("body")).to_have_attribute("data-socket-events", recorded)
     _assert_matches_record(page, view)
     expect(page.locator('[data-testid="checklist-item"][data-item="greet"]')).to_be_checked()
     expect(page.locator('[data-testid="checklist-item"][data-item="close"]')).not_to_be_checked()

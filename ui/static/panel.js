@@ -711,6 +711,8 @@
     if (!ev || typeof ev !== "object") return;
     if (ev.call_id && state.callId && String(ev.call_id) !== state.callId) return;
     state.eventsSeen++;
+    state.socketEvents = (state.socketEvents || 0) + 1;
+    document.body.setAttribute("data-socket-events", String(state.socketEvents));
     switch (ev.type) {
       case "call.started": onCallStarted(ev); break;
       case "transcript.partial": onTranscript(ev, false); break;
@@ -764,6 +766,9 @@
       state.connects++;
       setConn("connected");
       document.body.setAttribute("data-ws-connects", String(state.connects));
+      // Events received on this socket (a replay first): lets a reader tell when it is complete.
+      state.socketEvents = 0;
+      document.body.setAttribute("data-socket-events", "0");
     };
     ws.onmessage = function (msg) {
       if (gen !== state.wsGen) return;
