@@ -342,34 +342,31 @@ def assert_resumed_without_loss_or_repeat(call: dict, first_ref: str, second_ref
     assert not repeated, f"transcribed twice: {repeated}"
 
 
-async def wait_for_call_end(base_url: str, call_id: str, timeout: float = 90, *, token: str) -> dict:
-    """The call's record once it has ended."""
+async def _poll_call(base_url: str, call_id: str, ready, what: str, timeout: float, interval: float,
+                     token: str) -> dict:
+    """The call's record once ``ready(response)`` holds, polled every ``interval`` s."""
     import httpx
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     async with httpx.AsyncClient(headers=bearer(token)) as client:
         while True:
             response = await client.get(f"{base_url}/v1/calls/{call_id}")
-            if response.status_code == 200 and response.json()["status"] == "ended":
+            if ready(response):
                 return response.json()
             if loop.time() > deadline:
-                raise AssertionError(f"call {call_id} did not end: {response.status_code} {response.text[:300]}")
-            await asyncio.sleep(0.2)
+                raise AssertionError(f"call {call_id} did not {what}: {response.status_code} {response.text[:300]}")
+            await asyncio.sleep(interval)
+
+
+async def wait_for_call_end(base_url: str, call_id: str, timeout: float = 90, *, token: str) -> dict:
+    """The call's record once it has ended."""
+    return await _poll_call(base_url, call_id, lambda r: r.status_code == 200 and r.json()["status"] == "ended",
+                            "end", timeout, 0.2, token)
 
 
 async def wait_for_call_start(base_url: str, call_id: str, timeout: float = 30, *, token: str) -> dict:
     """The call's record once it exists (its stream may still be connecting)."""
-    import httpx
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    async with httpx.AsyncClient(headers=bearer(token)) as client:
-        while True:
-            response = await client.get(f"{base_url}/v1/calls/{call_id}")
-            if response.status_code == 200:
-                return response.json()
-            if loop.time() > deadline:
-                raise AssertionError(f"call {call_id} did not start: {response.status_code} {response.text[:300]}")
-            await asyncio.sleep(0.05)
+    return await _poll_call(base_url, call_id, lambda r: r.status_code == 200, "start", timeout, 0.05, token)
 
 
 def transcript_of(call: dict, speaker: str) -> str:

@@ -368,6 +368,18 @@ def test_supervisor_sees_the_calls_of_the_tenant_read_only(browser, watch, floor
         ctx.close()
 
 
+def _play_own_call(page, floor, clip, prefix: str, speed: float) -> str:
+    """Stream ``clip`` as a new call of the signed-in agent; wait until their panel opened it by
+    itself and saw it end. The call id."""
+    call_id = new_call_id(prefix)
+    with ThreadPoolExecutor(1) as pool:
+        streaming = pool.submit(_stream, floor, clip, call_id, floor.username("agent"), speed)
+        expect(page.locator("body")).to_have_attribute("data-call-id", call_id, timeout=60_000)
+        assert not streaming.result(timeout=300)["errors"]
+    expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", "ended", timeout=120_000)
+    return call_id
+
+
 def test_personal_data_reaches_the_panel_only_as_placeholders(page, floor, rafiq_server, tmp_path):
     """A customer reads out a card number and a phone number: the agent's panel shows the call
     with [CARD] and [PHONE] where the digits were (redaction happens before anything is shown)."""
@@ -381,12 +393,7 @@ def test_personal_data_reaches_the_panel_only_as_placeholders(page, floor, rafiq
                     "four five six."], check=True, timeout=60)
     page.goto("/")
     expect(page.locator("body")).to_have_attribute("data-following", "true")
-    call_id = new_call_id("pii")
-    with ThreadPoolExecutor(1) as pool:
-        streaming = pool.submit(_stream, floor, spoken, call_id, floor.username("agent"), 2.0)
-        expect(page.locator("body")).to_have_attribute("data-call-id", call_id, timeout=60_000)
-        assert not streaming.result(timeout=300)["errors"]
-    expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", "ended", timeout=120_000)
+    _play_own_call(page, floor, spoken, "pii", speed=2.0)
     transcript = page.get_by_test_id("transcript")
     expect(transcript).to_contain_text("[CARD]")
     expect(transcript).to_contain_text("[PHONE]")
@@ -412,12 +419,7 @@ def test_partial_text_is_replaced_in_place_by_the_final(page, floor, rafiq_serve
                                                            attributeFilter: ["data-final"]});
     }""")
     clip, _ = fleurs_clip("es", 1)  # a long utterance: several partials before its final
-    call_id = new_call_id("partial")
-    with ThreadPoolExecutor(1) as pool:
-        streaming = pool.submit(_stream, floor, clip, call_id, floor.username("agent"), 1.0)
-        expect(page.locator("body")).to_have_attribute("data-call-id", call_id, timeout=60_000)
-        assert not streaming.result(timeout=300)["errors"]
-    expect(page.get_by_test_id("call-status")).to_have_attribute("data-status", "ended", timeout=120_000)
+    _play_own_call(page, floor, clip, "partial", speed=1.0)
     histories = page.evaluate("() => Array.from(window.__segments.values())")
     # At least one utterance was seen partial first, then final, in one and the same element.
     replaced = [h for h in histories if h[0].startswith("false:") and h[-1].startswith("true:")]
