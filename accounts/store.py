@@ -381,13 +381,6 @@ class AccountStore:
                                   retention_days=self.default_retention_days)
         return TenantSettings(tenant=tenant, redact=row["redact"], retention_days=row["retention_days"])
 
-    def all_tenant_settings(self) -> list[TenantSettings]:
-        """Every tenant that has users, calls' owners or stored settings."""
-        with self.engine.connect() as conn:
-            tenants = set(conn.execute(sa.select(users_table.c.tenant).distinct()).scalars())
-            tenants |= set(conn.execute(sa.select(tenant_settings_table.c.tenant)).scalars())
-        return [self.tenant_settings(tenant) for tenant in sorted(tenants)]
-
     def set_tenant_settings(self, settings: TenantSettings) -> TenantSettings:
         values = dict(redact=settings.redact, retention_days=settings.retention_days, updated_at=utcnow())
         with self.engine.begin() as conn:

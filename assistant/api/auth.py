@@ -195,12 +195,6 @@ AUTHORIZE = Depends(authorize, scope="function")
 Caller = Annotated[Principal, AUTHORIZE]
 
 
-def require_roles(principal: Principal, *roles: str) -> None:
-    """A finer rule inside a route (e.g. drafts for curators only); the route's own rule came first."""
-    if not principal.has(*roles):
-        raise AuthError(403, "forbidden", f"this needs one of the roles {', '.join(roles)}")
-
-
 @contextlib.asynccontextmanager
 async def credential_watch(ws: WebSocket, principal: Principal | None) -> AsyncIterator[None]:
     """While the socket is open, re-check its credential every ``RAFIQ_AUTH_RECHECK_S``: a revoked
