@@ -28,6 +28,31 @@ def call_campaign(value: Any) -> str | None:
     return (str(value).strip()[:64] or None) if value is not None else None
 
 
+class CallObserver:
+    """Something that follows every live call beside the transcript and the suggestions
+    (analytics, alerts, quality, scripts). The registry calls it, in the order given:
+
+    - ``annotate`` on each final transcript event before it is numbered, recorded and published,
+      to add fields to it (e.g. ``sentiment``); it returns the event;
+    - ``on_event`` after each event of the call is published (partials included), to react:
+      it may ``session.registry.emit`` events of its own (and then sees them too);
+    - ``on_end`` once the call's audio is transcribed and its suggestions landed, before its
+      record closes and ``call.ended`` is published.
+
+    An observer that fails is logged and skipped: it never costs the call its transcript.
+    Blocking work belongs in a thread (``asyncio.to_thread``): these run on the event loop.
+    """
+
+    async def annotate(self, session: "CallSession", event: dict[str, Any]) -> dict[str, Any]:
+        return event
+
+    async def on_event(self, session: "CallSession", event: dict[str, Any]) -> None:
+        return None
+
+    async def on_end(self, session: "CallSession") -> None:
+        return None
+
+
 class CallError(Exception):
     """A request about a call that cannot be honoured; ``code`` is part of the API."""
 
@@ -141,7 +166,10 @@ class CallSession:
             start=segment.start, end=segment.end, confidence=segment.confidence, dialect=segment.dialect,
             stable_text=self._redacted(segment.stable_text, segment.language),
         )
-        await self.registry.emit(self.call_id, event.model_dump(), persist=segment.final)
+        payload = event.model_dump(exclude_none=False)
+        if segment.final:
+            payload = await self.registry.annotate(self, payload)
+        await self.registry.emit(self.call_id, payload, persist=segment.final)
         if segment.final and segment.speaker == "customer":
             task = asyncio.get_running_loop().create_task(self._suggest(event))
             self._suggestion_tasks.add(task)
@@ -170,6 +198,12 @@ class CallSession:
             await self.transcriber.finish()
             if self._suggestion_tasks:
                 await asyncio.gather(*self._suggestion_tasks, return_exceptions=True)
+            for observer in self.registry.observers:
+                try:
+                    await observer.on_end(self)
+                except Exception:
+                    log.exception("call observer failed at the end of the call",
+                                  extra={"call_id": self.call_id, "observer": type(observer).__name__})
         finally:
             ended_at = utcnow()
             await asyncio.to_thread(self.registry.records.end, self.call_id, reason, ended_at)
@@ -221,8 +255,10 @@ class CallRegistry:
     def __init__(self, engine: SpeechEngine, records: CallRecords, bus: EventBus, suggester: Suggester,
                  streaming_config: StreamingConfig, max_calls: int = 0, resume_grace_s: float = 15.0,
                  redaction: Callable[[str], list[str]] | None = None,
-                 agent_team: Callable[[str, str], str | None] | None = None):
+                 agent_team: Callable[[str, str], str | None] | None = None,
+                 observers: list[CallObserver] | None = None):
         self.engine = engine
+        self.observers: list[CallObserver] = list(observers or [])
         self.redaction = redaction or (lambda tenant: [])  # tenant → kinds of personal data to redact
         self.agent_team = agent_team or (lambda tenant, agent: None)  # (tenant, username) → team
         self.records = records
@@ -368,6 +404,24 @@ class CallRegistry:
             if persist:
                 await asyncio.to_thread(self.records.append, call_id, seq, event)
         self.bus.publish(call_id, event)
+        session = self.live.get(call_id)
+        if session is not None:
+            for observer in self.observers:
+                try:
+                    await observer.on_event(session, event)
+                except Exception:
+                    log.exception("call observer failed", extra={"call_id": call_id, "event": event.get("type"),
+                                                                 "observer": type(observer).__name__})
+        return event
+
+    async def annotate(self, session: CallSession, event: dict[str, Any]) -> dict[str, Any]:
+        """A final transcript event with what each observer adds to it (see ``CallObserver``)."""
+        for observer in self.observers:
+            try:
+                event = await observer.annotate(session, event)
+            except Exception:
+                log.exception("call observer failed to annotate", extra={"call_id": session.call_id,
+                                                                       "observer": type(observer).__name__})
         return event
 
     def forget_sequence(self, call_id: str) -> None:

@@ -20,7 +20,9 @@ ALLOWED = {
     "knowledge_base": {"retrieval", "storage"},
     "accounts": {"storage"},
     "security": {"storage"},
-    "assistant": {"storage", "speech", "retrieval", "privacy", "ui", "knowledge_base", "accounts", "security"},
+    "analytics": {"storage", "privacy", "retrieval"},
+    "assistant": {"storage", "speech", "retrieval", "privacy", "ui", "knowledge_base", "accounts", "security",
+                  "analytics"},
 }
 
 
