@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 import sqlalchemy as sa
 
 from accounts import AccountStore, Principal
+from analytics.stats import CallStats
 from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
 from knowledge_base.imports import ImportJobs, load_seed
@@ -23,6 +25,7 @@ from speech.models import load_whisper
 from speech.streaming import StreamingConfig
 from speech.vad import EndpointerConfig
 
+from .call_stats import CallStatsObserver
 from .config import Settings
 from .events import EventBus
 from .records import CallRecords
@@ -44,7 +47,11 @@ class Services:
     imports: ImportJobs
     accounts: AccountStore
     audit: AuditLog
+    stats: CallStats
     background: set = field(default_factory=set)
+    # What else is derived from a call and goes with it when it is erased (retention, erasure):
+    # name → function(call_ids) → rows removed. Each analytics store adds itself here.
+    call_erasers: dict[str, Callable[[list[str]], int]] = field(default_factory=dict)
     # Short-lived credentials the process gives itself (the demo call streams through the real
     # ingest socket): secret → principal. Never stored, gone at restart.
     internal_credentials: dict[str, Principal] = field(default_factory=dict)
@@ -124,5 +131,8 @@ def build_services(settings: Settings) -> Services:
                             resume_grace_s=settings.telephony_resume_s,
                             redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
                             agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
+    stats = CallStats(db)
+    registry.observers.append(CallStatsObserver(records, stats))
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
-                    gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit)
+                    gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
+                    call_erasers={"call_stats": stats.erase})

@@ -37,7 +37,12 @@ class CallObserver:
     - ``on_event`` after each event of the call is published (partials included), to react:
       it may ``session.registry.emit`` events of its own (and then sees them too);
     - ``on_end`` once the call's audio is transcribed and its suggestions landed, before its
-      record closes and ``call.ended`` is published.
+      record closes and ``call.ended`` is published;
+    - ``on_late_event(call_id, event)`` for an event recorded on a call that is no longer live
+      (feedback or a note after the call).
+
+    Each method is optional: an observer defines those it needs (``analytics`` classes do so
+    without importing this one).
 
     An observer that fails is logged and skipped: it never costs the call its transcript.
     Blocking work belongs in a thread (``asyncio.to_thread``): these run on the event loop.
@@ -51,6 +56,14 @@ class CallObserver:
 
     async def on_end(self, session: "CallSession") -> None:
         return None
+
+    async def on_late_event(self, call_id: str, event: dict[str, Any]) -> None:
+        return None
+
+
+def _hooks(observers: list[Any], name: str) -> list[tuple[Any, Callable]]:
+    """(observer, its method ``name``) for each observer that defines it."""
+    return [(observer, hook) for observer in observers if (hook := getattr(observer, name, None)) is not None]
 
 
 class CallError(Exception):
@@ -198,9 +211,9 @@ class CallSession:
             await self.transcriber.finish()
             if self._suggestion_tasks:
                 await asyncio.gather(*self._suggestion_tasks, return_exceptions=True)
-            for observer in self.registry.observers:
+            for observer, on_end in _hooks(self.registry.observers, "on_end"):
                 try:
-                    await observer.on_end(self)
+                    await on_end(self)
                 except Exception:
                     log.exception("call observer failed at the end of the call",
                                   extra={"call_id": self.call_id, "observer": type(observer).__name__})
@@ -405,20 +418,21 @@ class CallRegistry:
                 await asyncio.to_thread(self.records.append, call_id, seq, event)
         self.bus.publish(call_id, event)
         session = self.live.get(call_id)
-        if session is not None:
-            for observer in self.observers:
-                try:
-                    await observer.on_event(session, event)
-                except Exception:
-                    log.exception("call observer failed", extra={"call_id": call_id, "event": event.get("type"),
-                                                                 "observer": type(observer).__name__})
+        hooks = (_hooks(self.observers, "on_event") if session is not None
+                 else _hooks(self.observers, "on_late_event") if persist else [])
+        for observer, hook in hooks:
+            try:
+                await (hook(session, event) if session is not None else hook(call_id, event))
+            except Exception:
+                log.exception("call observer failed", extra={"call_id": call_id, "event": event.get("type"),
+                                                             "observer": type(observer).__name__})
         return event
 
     async def annotate(self, session: CallSession, event: dict[str, Any]) -> dict[str, Any]:
         """A final transcript event with what each observer adds to it (see ``CallObserver``)."""
-        for observer in self.observers:
+        for observer, annotate in _hooks(self.observers, "annotate"):
             try:
-                event = await observer.annotate(session, event)
+                event = await annotate(session, event)
             except Exception:
                 log.exception("call observer failed to annotate", extra={"call_id": session.call_id,
                                                                        "observer": type(observer).__name__})

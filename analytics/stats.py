@@ -1,0 +1,187 @@
+"""One row of figures per call, derived from its recorded events: what call history filters on and
+what the dashboard adds up, so neither reads every event of every call (100,000 calls stay fast).
+
+The row is recomputed from the whole event record of the call (a few hundred events at most) when
+the call ends and whenever an event reaches an ended call (feedback after the call, a late note),
+so it never drifts from the record it summarises.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from storage import UtcDateTime, ensure_schema
+
+metadata = sa.MetaData()
+
+SENTIMENTS = ("negative", "neutral", "positive")
+
+call_stats_table = sa.Table(
+    "call_stats",
+    metadata,
+    # No foreign key to the call record: erasure removes both (see ``CallStats.erase``).
+    sa.Column("call_id", sa.String(128), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("ended_at", UtcDateTime(), nullable=True),
+    sa.Column("agent", sa.String(64), nullable=True),
+    sa.Column("team", sa.String(64), nullable=True),
+    sa.Column("campaign", sa.String(64), nullable=True),
+    sa.Column("end_reason", sa.String(64), nullable=True),
+    sa.Column("duration_s", sa.Float, nullable=True),
+    # Languages heard, most spoken first, comma-wrapped (",fr,ar,") so one LIKE finds a language.
+    sa.Column("languages", sa.String(64), nullable=False, server_default=sa.text("''")),
+    sa.Column("main_language", sa.String(8), nullable=True),
+    sa.Column("customer_speech_s", sa.Float, nullable=False, server_default=sa.text("0")),
+    sa.Column("agent_speech_s", sa.Float, nullable=False, server_default=sa.text("0")),
+    sa.Column("silence_s", sa.Float, nullable=False, server_default=sa.text("0")),
+    sa.Column("overtalk_s", sa.Float, nullable=False, server_default=sa.text("0")),
+    sa.Column("customer_utterances", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("agent_utterances", sa.Integer, nullable=False, server_default=sa.text("0")),
+    # Customer sentiment: utterances per label, the call's label (the mean signed score's sign)
+    # and the last third of the call against the first (positive: the call got better).
+    sa.Column("negative_utterances", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("neutral_utterances", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("positive_utterances", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("sentiment", sa.String(8), nullable=True),
+    sa.Column("sentiment_score", sa.Float, nullable=True),
+    sa.Column("sentiment_trend", sa.Float, nullable=True),
+    sa.Column("suggestions_shown", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("suggestions_used", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("suggestions_edited", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("suggestions_dismissed", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("alerts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("notes", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Index("ix_call_stats_tenant_started", "tenant", "started_at"),
+)
+
+# Signed value of each label, for the call's mean and trend.
+_SIGN = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+
+
+def _merged_length(intervals: Iterable[tuple[float, float]]) -> float:
+    """Seconds covered by the union of (start, end) intervals."""
+    total, current_start, current_end = 0.0, None, None
+    for start, end in sorted(intervals):
+        if current_end is None or start > current_end:
+            if current_end is not None:
+                total += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_end is not None:
+        total += current_end - current_start
+    return total
+
+
+def _overlap(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    """Seconds during which both sides speak (each side's intervals merged first)."""
+    return max(0.0, _merged_length(a) + _merged_length(b) - _merged_length(a + b))
+
+
+def _signed(sentiment: dict[str, Any] | None) -> float | None:
+    if not sentiment or sentiment.get("label") not in _SIGN:
+        return None
+    return _SIGN[sentiment["label"]] * float(sentiment.get("score") or 1.0)
+
+
+def compute_stats(call: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stats row of ``call`` (a call record as ``GET /v1/calls/{id}`` shows it, with datetimes
+    for ``started_at``/``ended_at``) from its recorded events, in order."""
+    finals = [e for e in events if e.get("type") == "transcript.final"]
+    by_speaker: dict[str, list[tuple[float, float]]] = {"customer": [], "agent": []}
+    language_seconds: dict[str, float] = {}
+    labels = {label: 0 for label in SENTIMENTS}
+    signed: list[float] = []
+    for event in finals:
+        start, end = float(event.get("start") or 0.0), float(event.get("end") or 0.0)
+        by_speaker.setdefault(event.get("speaker") or "customer", []).append((start, max(start, end)))
+        if event.get("language"):
+            language_seconds[event["language"]] = language_seconds.get(event["language"], 0.0) + max(0.0, end - start)
+        if event.get("speaker") == "customer":
+            value = _signed(event.get("sentiment"))
+            if value is not None:
+                labels[event["sentiment"]["label"]] += 1
+                signed.append(value)
+    started_at, ended_at = call["started_at"], call.get("ended_at")
+    duration = (ended_at - started_at).total_seconds() if ended_at is not None else None
+    speech_end = max((end for spans in by_speaker.values() for _, end in spans), default=0.0)
+    timeline = max(duration or 0.0, speech_end)
+    speech = _merged_length(by_speaker["customer"] + by_speaker["agent"])
+    languages = sorted(language_seconds, key=lambda code: -language_seconds[code])
+    feedback: dict[str, str] = {}
+    for event in events:
+        if event.get("type") == "suggestion.feedback":
+            feedback[event["suggestion_id"]] = event["action"]  # the last word on each suggestion counts
+    shown = {e["suggestion_id"] for e in events if e.get("type") == "suggestion" and not e.get("replaces")}
+    mean = sum(signed) / len(signed) if signed else None
+    third = max(1, len(signed) // 3)
+    trend = (sum(signed[-third:]) / third - sum(signed[:third]) / third) if len(signed) >= 2 else None
+    return {
+        "call_id": call["call_id"], "tenant": call["tenant"], "started_at": started_at, "ended_at": ended_at,
+        "agent": call.get("agent"), "team": call.get("team"), "campaign": call.get("campaign"),
+        "end_reason": call.get("end_reason"), "duration_s": round(duration, 3) if duration is not None else None,
+        "languages": "," + ",".join(languages) + "," if languages else "",
+        "main_language": languages[0] if languages else call.get("language"),
+        "customer_speech_s": round(_merged_length(by_speaker["customer"]), 3),
+        "agent_speech_s": round(_merged_length(by_speaker["agent"]), 3),
+        "silence_s": round(max(0.0, timeline - speech), 3),
+        "overtalk_s": round(_overlap(by_speaker["customer"], by_speaker["agent"]), 3),
+        "customer_utterances": len(by_speaker["customer"]), "agent_utterances": len(by_speaker["agent"]),
+        "negative_utterances": labels["negative"], "neutral_utterances": labels["neutral"],
+        "positive_utterances": labels["positive"],
+        "sentiment": (None if mean is None else "negative" if mean < -0.2 else "positive" if mean > 0.2 else "neutral"),
+        "sentiment_score": round(mean, 4) if mean is not None else None,
+        "sentiment_trend": round(trend, 4) if trend is not None else None,
+        "suggestions_shown": len(shown),
+        "suggestions_used": sum(1 for s in shown if feedback.get(s) == "used"),
+        "suggestions_edited": sum(1 for s in shown if feedback.get(s) == "edited"),
+        "suggestions_dismissed": sum(1 for s in shown if feedback.get(s) == "dismissed"),
+        "alerts": sum(1 for e in events if e.get("type") == "alert"),
+        "notes": sum(1 for e in events if e.get("type") == "note"),
+    }
+
+
+class CallStats:
+    """The ``call_stats`` table: written from a call's record, read by history and the dashboard."""
+
+    table = call_stats_table
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        ensure_schema(engine, metadata)
+
+    def update(self, call: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+        """Recompute and store the row of ``call`` (datetimes for started_at/ended_at)."""
+        row = compute_stats(call, events)
+        with self.engine.begin() as conn:
+            updated = conn.execute(call_stats_table.update()
+                                   .where(call_stats_table.c.call_id == row["call_id"]).values(**row)).rowcount
+            if not updated:
+                conn.execute(call_stats_table.insert().values(**row))
+        return row
+
+    def get(self, call_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(call_stats_table)
+                               .where(call_stats_table.c.call_id == call_id)).mappings().first()
+        return dict(row) if row else None
+
+    def erase(self, call_ids: list[str]) -> int:
+        if not call_ids:
+            return 0
+        with self.engine.begin() as conn:
+            return conn.execute(call_stats_table.delete().where(call_stats_table.c.call_id.in_(call_ids))).rowcount
+
+
+def as_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A stats row for the API: datetimes in ISO 8601, languages as a list."""
+    out = dict(row)
+    for key in ("started_at", "ended_at"):
+        if isinstance(out.get(key), datetime):
+            out[key] = out[key].isoformat(timespec="milliseconds")
+    out["languages"] = [code for code in (row.get("languages") or "").split(",") if code]
+    return out
