@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 def erase_calls(svc: Services, call_ids: list[str]) -> dict[str, int]:
     """Remove the calls and everything derived from them; counts of what went."""
     questions = svc.gaps.forget_calls(call_ids)
+    scores = svc.quality.erase(call_ids) if svc.quality is not None else 0
     calls = svc.records.erase(call_ids)
-    return {"calls": calls, "gap_questions": questions}
+    return {"calls": calls, "gap_questions": questions, "quality_scores": scores}
 
 
 def purge_expired(svc: Services) -> dict[str, dict[str, int]]:

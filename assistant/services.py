@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from accounts import AccountStore, Principal
+from analytics.checklist import Detector
+from analytics.guidance import GuidanceObserver
+from analytics.quality import QualityStore, use_store
 from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
 from knowledge_base.imports import ImportJobs, load_seed
@@ -44,6 +47,7 @@ class Services:
     imports: ImportJobs
     accounts: AccountStore
     audit: AuditLog
+    quality: QualityStore | None = None  # quality checklists / call scripts and call scores
     background: set = field(default_factory=set)
     # Short-lived credentials the process gives itself (the demo call streams through the real
     # ingest socket): secret → principal. Never stored, gone at restart.
@@ -124,5 +128,10 @@ def build_services(settings: Settings) -> Services:
                             resume_grace_s=settings.telephony_resume_s,
                             redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
                             agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
+    quality = QualityStore(db)
+    use_store(quality)  # analytics.quality.quality_of reads it (the call view's "quality")
+    registry.observers.append(GuidanceObserver(quality, Detector(embeddings, settings.script_meaning_threshold),
+                                               remind_after_s=settings.script_remind_after_s))
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
-                    gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit)
+                    gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit,
+                    quality=quality)

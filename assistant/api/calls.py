@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from accounts import Principal
+from analytics.quality import quality_of
 from assistant.events import OVERFLOW
 from assistant.ingest import AudioInput, ProtocolError, parse_start
 from assistant.retention import erase_calls
@@ -235,6 +236,7 @@ async def get_call(request: Request, call_id: str, caller: Caller) -> dict:
     view = await svc.calls.call_view(call_id)
     if view is None:
         raise _unknown_call(call_id)
+    view["quality"] = await asyncio.to_thread(quality_of, call_id)  # analytics/quality.py; null until scored
     return view
 
 
