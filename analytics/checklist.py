@@ -119,7 +119,13 @@ class Detector:
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
+    def _encode_said(self, texts: Sequence[str]) -> np.ndarray:
+        """What was said: encoded each time, never kept (calls' words do not pile up in memory)."""
+        assert self.encoder is not None
+        return np.asarray(self.encoder.encode(list(texts)))
+
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Example sentences: encoded once and kept."""
         assert self.encoder is not None
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
@@ -146,7 +152,7 @@ class Detector:
         if self.encoder is None or not with_examples or not parts:
             return list(found.values())
         limit = self.threshold if threshold is None else threshold
-        said = self._encode(parts)  # one vector per sentence
+        said = self._encode_said(parts)  # one vector per sentence
         best: list[tuple[float, str]] = []  # per item: (best cosine over sentences × examples, example)
         per_sentence = np.full((len(parts), len(with_examples)), -1.0)
         for column, item in enumerate(with_examples):
