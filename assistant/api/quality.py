@@ -34,6 +34,13 @@ class ItemIn(BaseModel):
     examples: list[str] = Field(default_factory=list, max_length=50)
     marks_end: bool = False
 
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the label is empty")
+        return value.strip()
+
     @field_validator("phrases", "examples")
     @classmethod
     def _texts(cls, values: list[str]) -> list[str]:
@@ -57,6 +64,13 @@ class ChecklistIn(BaseModel):
     products: list[str] = Field(default_factory=list, max_length=200)
     remind_after_s: float | None = Field(default=None, ge=0, le=24 * 3600)
     meaning_threshold: float | None = Field(default=None, ge=0.2, le=0.95)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the name is empty")
+        return value.strip()
 
     @field_validator("campaign")
     @classmethod
