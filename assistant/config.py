@@ -53,6 +53,9 @@ class Settings:
     purge_interval_s: float = 3600.0  # how often the retention purge runs
     max_body_bytes: int = 1 << 20  # largest HTTP request body (knowledge-base imports: kb_import_max_bytes)
     cors_origins: tuple[str, ...] = ()  # other web origins allowed to call the API; none by default
+    # Call scripts and quality scoring (analytics/checklist.py, analytics/guidance.py)
+    script_remind_after_s: float = 300.0  # open required steps reminded after this long; 0 = not by time
+    script_meaning_threshold: float = 0.5  # cosine to a step's example sentence that ticks it
     log_level: str = "INFO"
     log_format: str = "json"
 

@@ -11,6 +11,9 @@ from typing import Callable
 import sqlalchemy as sa
 
 from accounts import AccountStore, Principal
+from analytics.checklist import Detector
+from analytics.guidance import GuidanceObserver
+from analytics.quality import QualityStore
 from analytics.stats import CallStats
 from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
@@ -48,6 +51,7 @@ class Services:
     accounts: AccountStore
     audit: AuditLog
     stats: CallStats
+    quality: QualityStore  # quality checklists / call scripts and call scores
     background: set = field(default_factory=set)
     # What else is derived from a call and goes with it when it is erased (retention, erasure):
     # name → function(call_ids) → rows removed. Each analytics store adds itself here.
@@ -132,7 +136,10 @@ def build_services(settings: Settings) -> Services:
                             redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
                             agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
     stats = CallStats(db)
+    quality = QualityStore(db)
     registry.observers.append(CallStatsObserver(records, stats))
+    registry.observers.append(GuidanceObserver(quality, Detector(embeddings, settings.script_meaning_threshold),
+                                               remind_after_s=settings.script_remind_after_s))
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
-                    call_erasers={"call_stats": stats.erase})
+                    quality=quality, call_erasers={"call_stats": stats.erase, "quality_scores": quality.erase})

@@ -35,7 +35,9 @@ class CallObserver:
     - ``annotate`` on each final transcript event before it is numbered, recorded and published,
       to add fields to it (e.g. ``sentiment``); it returns the event;
     - ``on_event`` after each event of the call is published (partials included), to react:
-      it may ``session.registry.emit`` events of its own (and then sees them too);
+      it may ``session.registry.emit`` events of its own (and then sees them too). Events reach
+      ``on_event`` in order, through one task per call, after the transcript and suggestions
+      have moved on: an observer's work never delays them;
     - ``on_end`` once the call's audio is transcribed and its suggestions landed, before its
       record closes and ``call.ended`` is published;
     - ``on_late_event(call_id, event)`` for an event recorded on a call that is no longer live
@@ -108,6 +110,9 @@ class CallSession:
         self._grace: asyncio.TimerHandle | None = None
         self._finishing: asyncio.Task | None = None
         self._suggestion_tasks: set[asyncio.Task] = set()
+        # Events waiting for the observers, handled in order by one task per call so that an
+        # observer's work (a model, a query) never delays the transcript or the suggestions.
+        self._observed: asyncio.Queue | None = None
         self.transcriber = CallTranscriber(call_id, roles, registry.engine, self._on_segment, language,
                                            registry.streaming_config)
         self._channels = {channel.speaker: channel for channel in self.transcriber.channels}
@@ -166,6 +171,30 @@ class CallSession:
         loop = asyncio.get_running_loop()
         self._grace = loop.call_later(grace, lambda: self.registry.keep(loop.create_task(self.finish("disconnected"))))
 
+    def observe(self, event: dict[str, Any]) -> None:
+        """Hand a published event to the observers' ``on_event``, in order, off the caller's path."""
+        if not self.registry.observers:
+            return
+        if self._observed is None:
+            self._observed = asyncio.Queue()
+            self.registry.keep(asyncio.get_running_loop().create_task(self._run_observers(self._observed)))
+        self._observed.put_nowait(event)
+
+    async def _run_observers(self, queue: asyncio.Queue) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                for observer, on_event in _hooks(self.registry.observers, "on_event"):
+                    try:
+                        await on_event(self, event)
+                    except Exception:
+                        log.exception("call observer failed", extra={"call_id": self.call_id, "event": event.get("type"),
+                                                                     "observer": type(observer).__name__})
+            finally:
+                queue.task_done()
+            if event.get("type") == "call.ended":
+                return
+
     def _redacted(self, text: str, language: str) -> str:
         return redact(text, language, self.redact_kinds)[0] if self.redact_kinds and text else text
 
@@ -211,6 +240,8 @@ class CallSession:
             await self.transcriber.finish()
             if self._suggestion_tasks:
                 await asyncio.gather(*self._suggestion_tasks, return_exceptions=True)
+            if self._observed is not None:
+                await self._observed.join()  # every event so far observed before the end is
             for observer, on_end in _hooks(self.registry.observers, "on_end"):
                 try:
                     await on_end(self)
@@ -418,14 +449,15 @@ class CallRegistry:
                 await asyncio.to_thread(self.records.append, call_id, seq, event)
         self.bus.publish(call_id, event)
         session = self.live.get(call_id)
-        hooks = (_hooks(self.observers, "on_event") if session is not None
-                 else _hooks(self.observers, "on_late_event") if persist else [])
-        for observer, hook in hooks:
-            try:
-                await (hook(session, event) if session is not None else hook(call_id, event))
-            except Exception:
-                log.exception("call observer failed", extra={"call_id": call_id, "event": event.get("type"),
-                                                             "observer": type(observer).__name__})
+        if session is not None:
+            session.observe(event)
+        elif persist:
+            for observer, on_late_event in _hooks(self.observers, "on_late_event"):
+                try:
+                    await on_late_event(call_id, event)
+                except Exception:
+                    log.exception("call observer failed", extra={"call_id": call_id, "event": event.get("type"),
+                                                                 "observer": type(observer).__name__})
         return event
 
     async def annotate(self, session: CallSession, event: dict[str, Any]) -> dict[str, Any]:

@@ -58,6 +58,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/"): PAGE,
     ("GET", "/trainer"): PAGE,
     ("GET", "/admin"): PAGE,
+    ("GET", "/checklists"): PAGE,
     ("GET", "/login"): Rule(public=True),
     # calls
     ("WS", "/v1/calls/{call_id}/audio"): _r("ingest"),
@@ -98,6 +99,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/kb/gaps/{gap_id}/dismiss"): _r("trainer", audit="kb.gap.dismiss"),
     ("POST", "/v1/kb/gaps/{gap_id}/reopen"): _r("trainer", audit="kb.gap.reopen"),
     ("POST", "/v1/kb/gaps/{gap_id}/draft"): _r("trainer", audit="kb.gap.draft"),
+    # quality checklists / call scripts: trainers and supervisors write, agents read (their panel
+    # draws the call's script); scores: the call's readers; overrides and aggregates: supervisors
+    ("GET", "/v1/checklists"): _r(*KB_READERS),
+    ("GET", "/v1/checklists/template"): _r(*CURATORS),
+    ("POST", "/v1/checklists"): _r(*CURATORS, audit="checklist.create"),
+    ("GET", "/v1/checklists/{checklist_id}"): _r(*KB_READERS),
+    ("PUT", "/v1/checklists/{checklist_id}"): _r(*CURATORS, audit="checklist.update"),
+    ("DELETE", "/v1/checklists/{checklist_id}"): _r(*CURATORS, audit="checklist.delete"),
+    ("GET", "/v1/calls/{call_id}/quality"): _r(*CALL_READERS),
+    ("PUT", "/v1/calls/{call_id}/quality/items/{item_id}"): _r("supervisor", audit="quality.override"),
+    ("GET", "/v1/quality/agents"): _r("supervisor"),
+    ("GET", "/v1/quality/campaigns"): _r("supervisor"),
     # administration of the tenant
     ("GET", "/v1/users"): _r("admin"),
     ("POST", "/v1/users"): _r("admin", audit="user.create"),

@@ -33,6 +33,7 @@ BODIES = {
     ("PUT", "/v1/calls/{call_id}/agent"): {"agent": "agent2-other"},
     ("POST", "/v1/calls/{call_id}/suggestions/{suggestion_id}/feedback"): {"action": "used"},
     ("PATCH", "/v1/users/{user_id}"): {"display_name": "changed by the matrix"},
+    ("PUT", "/v1/calls/{call_id}/quality/items/{item_id}"): {"passed": True},
 }
 for _action in ("submit", "reject", "publish", "archive", "restore"):
     BODIES[("POST", f"/v1/kb/articles/{{article_id}}/{_action}")] = {}
@@ -121,7 +122,7 @@ def operations(openapi: dict) -> list[tuple[str, str]]:
 
 
 # The HTML pages are left out of /openapi.json; the walk adds them.
-PAGES = {("GET", "/"), ("GET", "/trainer"), ("GET", "/admin"), ("GET", "/login")}
+PAGES = {("GET", "/"), ("GET", "/trainer"), ("GET", "/admin"), ("GET", "/checklists"), ("GET", "/login")}
 
 
 def walked(openapi: dict) -> list[tuple[str, str]]:

@@ -235,6 +235,7 @@ async def get_call(request: Request, call_id: str, caller: Caller) -> dict:
     view = await svc.calls.call_view(call_id)
     if view is None:
         raise _unknown_call(call_id)
+    view["quality"] = await asyncio.to_thread(svc.quality.quality_of, call_id)  # analytics/quality.py; null until scored
     return view
 
 

@@ -711,6 +711,7 @@
     if (!ev || typeof ev !== "object") return;
     if (ev.call_id && state.callId && String(ev.call_id) !== state.callId) return;
     state.eventsSeen++;
+    if (window.RafiqScript) window.RafiqScript.onEvent(ev);  // the call's script and key facts (panel-script.js)
     state.socketEvents = (state.socketEvents || 0) + 1;
     document.body.setAttribute("data-socket-events", String(state.socketEvents));
     switch (ev.type) {
@@ -881,6 +882,7 @@
     state.callId = callId || null;
     resetView();
     loadChecklist();
+    if (window.RafiqScript) window.RafiqScript.reset(state.callId);
     renderCallList();
     if (!opts.fromHash) {
       var want = callId ? "#call=" + encodeURIComponent(callId) : "";

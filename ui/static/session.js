@@ -21,6 +21,7 @@
   var PAGES = [
     { path: "/", roles: ["agent", "supervisor"], label: "nav.panel", testid: "nav-panel" },
     { path: "/trainer", roles: ["trainer", "supervisor"], label: "nav.trainer", testid: "nav-trainer" },
+    { path: "/checklists", roles: ["trainer", "supervisor"], label: "nav.checklists", testid: "nav-checklists" },
     { path: "/admin", roles: ["admin"], label: "nav.admin", testid: "nav-admin" }
   ];
 
