@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from accounts import AccountStore, Principal
+from analytics.alerts import AlertRules
 from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
 from knowledge_base.imports import ImportJobs, load_seed
@@ -25,6 +26,7 @@ from speech.vad import EndpointerConfig
 
 from .config import Settings
 from .events import EventBus
+from .floor import FloorService
 from .records import CallRecords
 from .sessions import CallRegistry
 from .suggestions import Suggester
@@ -44,6 +46,7 @@ class Services:
     imports: ImportJobs
     accounts: AccountStore
     audit: AuditLog
+    floor: FloorService
     background: set = field(default_factory=set)
     # Short-lived credentials the process gives itself (the demo call streams through the real
     # ingest socket): secret → principal. Never stored, gone at restart.
@@ -124,5 +127,8 @@ def build_services(settings: Settings) -> Services:
                             resume_grace_s=settings.telephony_resume_s,
                             redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
                             agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
+    floor = FloorService(AlertRules(db), bus)  # the supervisors' live floor and alert rules
+    registry.observers.append(floor)
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
-                    gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit)
+                    gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit,
+                    floor=floor)

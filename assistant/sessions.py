@@ -428,6 +428,16 @@ class CallRegistry:
         """An ended call's numbering is read back from its record if it is ever needed again."""
         self._seq.pop(call_id, None)
 
+    async def emit_on_record(self, call_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """``emit`` on a live call, or on the record of an ended one (its numbering read back)."""
+        if call_id not in self._seq:
+            events = await asyncio.to_thread(self.records.events, call_id)
+            self._seq[call_id] = max((e["seq"] for e in events), default=0)
+        published = await self.emit(call_id, event)
+        if call_id not in self.live:
+            self.forget_sequence(call_id)
+        return published
+
     async def feedback(self, call_id: str, suggestion_id: str, action: str, text: str | None) -> dict[str, Any]:
         call = await asyncio.to_thread(self.records.get, call_id)
         if call is None:

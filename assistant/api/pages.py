@@ -18,6 +18,8 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "/": ("index.html", ("agent", "supervisor")),
     "/trainer": ("trainer.html", ("trainer", "supervisor")),
     "/admin": ("admin.html", ("admin",)),
+    "/supervisor": ("supervisor.html", ("supervisor", "admin")),
+    "/supervisor/alerts": ("alerts.html", ("supervisor", "admin")),
 }
 
 
