@@ -84,7 +84,7 @@ def validate_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
             raise RuleError("bad_params", f"a phrase rule needs params.phrases, a list of 1 to {MAX_PHRASES} phrases")
         cleaned = []
         for phrase in phrases:
-            if not isinstance(phrase, str) or not phrase.strip() or len(phrase) > MAX_PHRASE_CHARS:
+            if not isinstance(phrase, str) or not phrase.strip() or len(phrase) > MAX_PHRASE_CHARS or "\x00" in phrase:
                 raise RuleError("bad_params", f"each phrase is a text of 1 to {MAX_PHRASE_CHARS} characters")
             if not PhraseMatcher([phrase]).phrases:
                 raise RuleError("bad_params", f"the phrase {phrase!r} has no letters or digits")
@@ -196,7 +196,7 @@ class AlertRules:
 
 
 def _title(title: Any) -> str:
-    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+    if not isinstance(title, str) or not title.strip() or len(title) > 200 or "\x00" in title:
         raise RuleError("bad_title", "title is a text of 1 to 200 characters")
     return title.strip()
 

@@ -97,7 +97,9 @@ def test_rules_api_validates_and_keeps_tenants_apart(pg_floor):
     assert rule["params"] == {"phrases": ["résilier", "بغيت نلغي"], "speaker": "any"}
     for body, code in [({"kind": "mood", "title": "x", "params": {}}, "bad_kind"),
                        ({"kind": "silence", "title": "x", "params": {"seconds": -1}}, "bad_params"),
-                       ({"kind": "phrase", "title": "x", "params": {"phrases": "résilier"}}, "bad_params")]:
+                       ({"kind": "phrase", "title": "x", "params": {"phrases": "résilier"}}, "bad_params"),
+                       ({"kind": "phrase", "title": "x", "params": {"phrases": ["a\x00b"]}}, "bad_params"),
+                       ({"kind": "duration", "title": "a\x00b", "params": {"seconds": 5}}, "bad_title")]:
         refused = post_rule(floor, body)
         assert refused.status_code == 422 and refused.json()["detail"]["code"] == code, refused.text
     base, sup = floor.base_url, floor.headers("supervisor")
@@ -210,6 +212,7 @@ async def test_note_reaches_the_agent_at_once_and_is_recorded(pg_floor):
         assert httpx.post(notes_url, json={"text": "x"}, headers=floor.headers("agent")).status_code == 403
         assert httpx.post(notes_url, json={"text": "x"}, headers=floor.headers("supervisor", "other")).status_code == 404
         assert httpx.post(notes_url, json={"text": ""}, headers=floor.headers("supervisor")).status_code == 422
+        assert httpx.post(notes_url, json={"text": "a\x00b"}, headers=floor.headers("supervisor")).status_code == 422
         text = "Proposez le geste commercial — مرحبا"
         posted = httpx.post(notes_url, json={"text": text}, headers=floor.headers("supervisor"))
         assert posted.status_code == 201, posted.text

@@ -76,7 +76,8 @@ async def _follow_floor(ws: WebSocket, caller: Principal, queue: asyncio.Queue) 
 # --- notes and acknowledgements ----------------------------------------------------------------
 
 class NoteIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
+    # No NUL: PostgreSQL cannot store one in a text or JSON value.
+    text: str = Field(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")
 
 
 @router.post("/v1/calls/{call_id}/notes", status_code=201)
