@@ -8,8 +8,11 @@ Kinds and their ``params``:
 - ``phrase`` ``{"phrases": [...], "speaker": "customer"|"agent"|"any"}``: one of the phrases said
   (see ``analytics.phrases``); fires once per phrase and call;
 - ``silence`` ``{"seconds": S}``: nobody spoke for S seconds (a hold, dead air); fires once per
-  silent stretch, while it lasts (a clock) or, for audio that arrived faster than real time,
-  when speech resumes after it;
+  silent stretch while it lasts (the clock). Audio that arrived faster than real time never
+  lets the clock run that long: for a call where the rule never fired, the silences of its
+  timeline (both channels' utterances merged) are reported when it ends. (Not on each final: the
+  channels are transcribed apart, so one channel's utterance can arrive before the other's
+  earlier one, and a gap seen then may be filled a moment later.)
 - ``duration`` ``{"seconds": T}``: the call has lasted T seconds; fires once;
 - ``overtalk`` ``{"seconds": X}``: the agent has spoken over the customer for X seconds in all
   (overlap of both channels' utterances); fires once.
@@ -32,6 +35,7 @@ KINDS = ("sentiment", "phrase", "silence", "duration", "overtalk")
 SPEAKERS = ("customer", "agent", "any")
 MAX_PHRASES = 200
 MAX_PHRASE_CHARS = 200
+BREATH_S = 1.0  # a pause shorter than this is part of speaking, not silence
 
 metadata = sa.MetaData()
 
@@ -240,8 +244,8 @@ class AlertWatch:
         self.speaking: set[str] = set()  # channels with an utterance in progress (partials seen)
         self.audio_time = 0.0
         self.segments: dict[str, list[tuple[float, float]]] = {"customer": [], "agent": []}
+        self._after: dict[tuple[float, float], str | None] = {}  # an utterance's span → its segment id
         self.overtalk_s = 0.0
-        self.silence_s = 0.0  # summed gaps between utterances longer than a breath
         self.set_rules(rules)
 
     def set_rules(self, rules: Iterable[AlertRule]) -> None:
@@ -266,7 +270,7 @@ class AlertWatch:
         speaker = event.get("speaker")
         start, end = float(event.get("start") or 0.0), float(event.get("end") or 0.0)
         segment_id = event.get("segment_id")
-        alerts += self._gap(start, segment_id)
+        self._after[(start, end)] = segment_id
         alerts += self._overtalk(speaker, (start, end), segment_id)
         self.speech_end = max(self.speech_end, end)
         self.audio_time = max(self.audio_time, end)
@@ -275,16 +279,32 @@ class AlertWatch:
         alerts += self.tick(now)
         return alerts
 
-    def _gap(self, start: float, segment_id: str | None) -> list[Alert]:
-        gap = start - self.speech_end
-        if gap > 1.0 and self.speech_end >= 0:
-            self.silence_s += gap
+    def gaps(self) -> list[tuple[float, str | None]]:
+        """The silences of the timeline so far, both channels merged: (seconds, the segment id of
+        the utterance that ended each), from the call's start on."""
+        spans = sorted(span for spans in self.segments.values() for span in spans)
+        found, reached = [], 0.0
+        for start, end in spans:
+            if start > reached:
+                found.append((start - reached, self._after.get((start, end))))
+            reached = max(reached, end)
+        return found
+
+    @property
+    def silence_s(self) -> float:
+        """Seconds of the timeline so far without speech, in gaps longer than a breath (1 s)."""
+        return sum(gap for gap, _ in self.gaps() if gap > BREATH_S)
+
+    def finish(self) -> list[Alert]:
+        """At the call's end: the timeline's silences for the silence rules the clock never fired."""
         alerts = []
         for rule in self._of("silence"):
-            if gap >= rule.params["seconds"] and self._silence_fired.get(rule.rule_id) != self.speech_end:
-                self._silence_fired[rule.rule_id] = self.speech_end
-                alerts.append(Alert(rule.rule_id, "silence", rule.title,
-                                    f"{gap:.0f} s without speech before this utterance", segment_id))
+            if rule.rule_id in self._silence_fired:
+                continue
+            for gap, segment_id in self.gaps():
+                if gap >= rule.params["seconds"]:
+                    alerts.append(Alert(rule.rule_id, "silence", rule.title,
+                                        f"{gap:.0f} s without speech before this utterance", segment_id))
         return alerts
 
     def _overtalk(self, speaker: str, span: tuple[float, float], segment_id: str | None) -> list[Alert]:

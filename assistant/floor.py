@@ -100,6 +100,11 @@ class FloorService(CallObserver):
         row.agent, row.team = session.agent, session.team
         return True
 
+    async def on_end(self, session: CallSession) -> None:
+        followed = self._calls.get(session.call_id)
+        if followed is not None:
+            await self._raise(followed, followed.watch.finish())
+
     def _quiet(self, followed: _Followed) -> bool:
         step = int(followed.watch.silence_now(followed.now()) // QUIET_STEP_S) * QUIET_STEP_S
         if step == followed.quiet_step:

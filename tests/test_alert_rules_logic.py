@@ -78,17 +78,28 @@ def test_phrase_rule_speaker_and_once_per_phrase():
     assert len(watch.observe(final("je veux résilier", segment="s4"), 4)) == 1
 
 
-def test_silence_from_the_timeline_and_from_the_clock():
+def test_silence_from_the_clock():
     watch = AlertWatch([rule("silence", {"seconds": 5})])
     assert watch.observe(final(start=0, end=2), 2) == []
-    gap = watch.observe(final(start=9, end=10, segment="s2"), 3)  # audio came faster than real time
-    assert [a.segment_id for a in gap] == ["s2"] and watch.silence_s == pytest.approx(7)
-    assert watch.tick(7.5) == []
-    clock = watch.tick(8.5)  # nobody since the clock read 3 s
+    assert watch.tick(6.5) == []
+    clock = watch.tick(7.5)  # nobody since the clock read 2 s
     assert len(clock) == 1 and clock[0].segment_id is None
     assert watch.tick(30) == []  # once per silent stretch
     watch.observe({"type": "transcript.partial", "speaker": "agent"}, 31)
     assert watch.silence_now(40) == 0  # someone is speaking
+    assert watch.finish() == []  # the clock caught it
+
+
+def test_silence_of_a_timeline_that_came_faster_than_real_time():
+    watch = AlertWatch([rule("silence", {"seconds": 5})])
+    # The agent's utterance arrives first, though the customer spoke from 2 s to 9 s: no gap yet.
+    assert watch.observe(final(speaker="agent", start=6.9, end=7.8, segment="a1"), 0.5) == []
+    assert watch.observe(final(speaker="customer", start=2.0, end=9.0, segment="c1"), 0.6) == []
+    watch.observe(final(speaker="customer", start=16.0, end=18.0, segment="c2"), 0.8)
+    watch.observe(final(speaker="agent", start=18.5, end=19.0, segment="a2"), 0.9)
+    assert watch.gaps() == [(2.0, "c1"), (7.0, "c2"), (pytest.approx(0.5), "a2")]
+    assert watch.silence_s == pytest.approx(9.0)
+    assert [(a.kind, a.segment_id) for a in watch.finish()] == [("silence", "c2")]
 
 
 def test_duration_and_overtalk():

@@ -11,12 +11,14 @@ import json
 import uuid
 
 import httpx
+import numpy as np
 import pytest
 import websockets
 
 from assistant.simulate import stream_audio
 from speech.audio import decode_file
-from tests.conftest import bearer, fleurs_clip, new_call_id, wait_for_call_end, wait_for_call_start
+from tests.conftest import (bearer, clip_audio, fleurs_clip, new_call_id, two_speakers, wait_for_call_end,
+                            wait_for_call_start)
 
 TEAMS = {"lead-same": "team-default", "lead-elsewhere": "team-elsewhere"}
 
@@ -230,3 +232,52 @@ async def test_note_reaches_the_agent_at_once_and_is_recorded(pg_floor):
     late = httpx.post(notes_url, json={"text": "too late"}, headers=floor.headers("supervisor"))
     assert late.status_code == 409 and late.json()["detail"]["code"] == "call_not_live"
     assert [e for e in await recorded(floor, call_id) if e["type"] == "note"] == [note]
+
+
+async def test_overtalk_and_silence_from_both_channels_timings(pg_floor):
+    """A two-channel call built from real clips: the agent starts talking 6 s into the customer's
+    10 s sentence, then nobody speaks for 8 s, then the customer again. The overtalk and silence
+    alerts, and the floor's figures, agree with what the recorded utterances' times say."""
+    floor = pg_floor
+    campaign = f"timing-{uuid.uuid4().hex[:6]}"
+    overtalk = post_rule(floor, {"kind": "overtalk", "title": "Over", "campaign": campaign,
+                                 "params": {"seconds": 1.0}}).json()
+    silence = post_rule(floor, {"kind": "silence", "title": "Dead air", "campaign": campaign,
+                                "params": {"seconds": 5}}).json()
+    customer, _ = clip_audio("fr", 0)
+    agent, _ = clip_audio("en", 0)
+    again, _ = clip_audio("fr", 2)
+    rate = 16000
+    customer_track = np.concatenate([customer, np.zeros((1, 6 * rate + agent.shape[1] - customer.shape[1] + 8 * rate),
+                                                        dtype=np.float32), again], axis=1)
+    agent_track = np.concatenate([np.zeros((1, 6 * rate), dtype=np.float32), agent], axis=1)
+    audio = two_speakers(customer_track, agent_track)
+    call_id = new_call_id("timing")
+    async with FloorWatch(floor.ws_base, floor.token("supervisor")) as watch:
+        result = await stream_audio(audio, f"{floor.ws_base}/v1/calls/{call_id}/audio", roles=["customer", "agent"],
+                                    speed=0, api_key=floor.ingest_key(), agent=floor.username("agent"),
+                                    campaign=campaign)
+        assert not result["errors"], result
+        await watch.until_ended(call_id)
+    events = await recorded(floor, call_id)
+    finals = [e for e in events if e["type"] == "transcript.final"]
+    spans = {who: [(f["start"], f["end"]) for f in finals if f["speaker"] == who] for who in ("customer", "agent")}
+    assert spans["customer"] and spans["agent"], finals
+    # By hand: every pair of customer and agent utterances that overlap in time.
+    together = sum(max(0.0, min(c[1], a[1]) - max(c[0], a[0])) for c in spans["customer"] for a in spans["agent"])
+    print(f"overlap {together:.2f} s; finals {[(f['speaker'], f['start'], f['end']) for f in finals]}")
+    assert together >= 1.0
+    alerts = [e for e in events if e["type"] == "alert"]
+    assert [a["rule_id"] for a in alerts].count(overtalk["rule_id"]) == 1
+    # The silence: the largest gap between the end of all speech so far and the next utterance.
+    ordered = sorted(finals, key=lambda f: f["start"])
+    ended, gaps = 0.0, []
+    for final in ordered:
+        gaps.append((final["start"] - ended, final["segment_id"]))
+        ended = max(ended, final["end"])
+    long_gaps = [(gap, segment) for gap, segment in gaps if gap >= 5]
+    assert long_gaps, gaps
+    fired = [a for a in alerts if a["rule_id"] == silence["rule_id"]]
+    assert [a["segment_id"] for a in fired] == [segment for _, segment in long_gaps]
+    row = watch.rows(call_id)[-1]
+    assert row["overtalk_s"] == pytest.approx(together, abs=0.1)
