@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from storage import UtcDateTime, ensure_schema
 
-from .phrases import PhraseMatcher
+from .phrases import PhraseMatcher, fold
 
 KINDS = ("sentiment", "phrase", "silence", "duration", "overtalk")
 SPEAKERS = ("customer", "agent", "any")
@@ -340,10 +340,13 @@ class AlertWatch:
 
     def _phrases(self, event: dict[str, Any], segment_id: str | None) -> list[Alert]:
         alerts = []
+        folded = None
         for rule in self._of("phrase"):
             if rule.params.get("speaker", "any") not in ("any", event.get("speaker")):
                 continue
-            for phrase in self._matchers[rule.rule_id].find(event.get("text") or ""):
+            if folded is None:
+                folded = fold(event.get("text") or "")
+            for phrase in self._matchers[rule.rule_id].find_folded(folded):
                 if (rule.rule_id, phrase) not in self._phrases_fired:
                     self._phrases_fired.add((rule.rule_id, phrase))
                     alerts.append(Alert(rule.rule_id, "phrase", rule.title,

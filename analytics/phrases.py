@@ -66,5 +66,8 @@ class PhraseMatcher:
         self.phrases = [(phrase, pattern) for phrase in phrases if (pattern := compile_phrase(phrase)) is not None]
 
     def find(self, text: str) -> list[str]:
-        folded = fold(text)
+        return self.find_folded(fold(text))
+
+    def find_folded(self, folded: str) -> list[str]:
+        """``find`` on a text already ``fold``-ed (one fold per utterance, whatever the rules)."""
         return [phrase for phrase, pattern in self.phrases if pattern.search(folded)]
