@@ -54,11 +54,13 @@ def test_floor_follows_a_call_alert_acknowledged_and_note_reaches_the_agent(brow
                       json={"kind": "phrase", "title": "Montagne", "campaign": campaign,
                             "params": {"phrases": ["terrain MONTAGNEUX"], "speaker": "customer"}})
     assert rule.status_code == 201, rule.text
-    # A real call of about 33 s at real-time pace: « … terrain montagneux … » early, then more speech.
+    # A real call of about 45 s at real-time pace: « … terrain montagneux … » early, then more speech.
     first, reference = clip_audio("fr", 0)
     second, _ = clip_audio("fr", 1)
+    third, _ = clip_audio("fr", 3)
     assert "terrain montagneux" in reference
-    audio = np.concatenate([first, np.zeros((1, 16000), dtype=np.float32), second], axis=1)
+    pause = np.zeros((1, 16000), dtype=np.float32)
+    audio = np.concatenate([first, pause, second, pause, third], axis=1)
 
     agent_ctx, agent = _signed_in(browser, watch, floor, rafiq_server, "agent", tenant, "/")
     sup_ctx, sup = _signed_in(browser, watch, floor, rafiq_server, "supervisor", tenant, "/supervisor")
@@ -101,12 +103,30 @@ def test_floor_follows_a_call_alert_acknowledged_and_note_reaches_the_agent(brow
             expect(note).to_have_attribute("data-fresh", "true")
             expect(agent.get_by_test_id("note-form")).to_be_hidden()  # agents read notes, do not write them
             sup.screenshot(path=SCREENSHOT, full_page=True)
+
+            # "Open": the agent's panel, read-only, with the call's transcript and its notes; a
+            # second note written there reaches the agent too.
+            href = row.get_by_test_id("floor-open").get_attribute("href")
+            assert href == f"/#call={call_id}"
+            panel = sup_ctx.new_page()
+            watch.attach(panel)
+            panel.goto(href)
+            expect(panel.locator("body")).to_have_attribute("data-role", "supervisor")
+            expect(panel.get_by_test_id("current-call-id")).to_have_text(call_id)
+            expect(panel.locator('[data-testid="segment"]').first).to_be_visible(timeout=60_000)
+            expect(panel.get_by_test_id("note-text")).to_have_text(text)
+            panel.get_by_test_id("note-input").focus()
+            panel.keyboard.type("Pensez à reformuler")
+            panel.keyboard.press("Control+Enter")
+            expect(agent.get_by_test_id("note")).to_have_count(2, timeout=10_000)
+            expect(agent.get_by_test_id("note").first.get_by_test_id("note-text")).to_have_text("Pensez à reformuler")
+            expect(panel.get_by_test_id("note")).to_have_count(2)
             assert not streaming.result(timeout=300)["errors"]
         expect(row).to_have_count(0, timeout=120_000)  # the ended call leaves the floor
         expect(sup.get_by_test_id("floor-empty")).to_be_visible()
         # Reopened later, the call's panel still shows the note (recorded on the call).
         agent.reload()
-        expect(agent.get_by_test_id("note-text")).to_have_text(text)
+        expect(agent.get_by_test_id("note-text")).to_have_text(["Pensez à reformuler", text])
     finally:
         agent_ctx.close()
         sup_ctx.close()
