@@ -141,7 +141,8 @@ async def test_floor_follows_a_call_and_a_phrase_alert_is_acknowledged(pg_floor,
     async with FloorWatch(floor.ws_base, floor.token("supervisor")) as tenant_wide, \
             FloorWatch(floor.ws_base, team_leads["lead-same"]) as same_team, \
             FloorWatch(floor.ws_base, team_leads["lead-elsewhere"]) as other_team, \
-            FloorWatch(floor.ws_base, floor.token("supervisor", "other")) as other_tenant:
+            FloorWatch(floor.ws_base, floor.token("supervisor", "other")) as other_tenant, \
+            FloorWatch(floor.ws_base, floor.token("admin")) as admin:
         assert tenant_wide.snapshot["type"] == "floor.snapshot" and isinstance(tenant_wide.snapshot["calls"], list)
         streaming = asyncio.ensure_future(stream_audio(
             decode_file(clip), f"{floor.ws_base}/v1/calls/{call_id}/audio", speed=2.0,
@@ -165,6 +166,8 @@ async def test_floor_follows_a_call_and_a_phrase_alert_is_acknowledged(pg_floor,
     assert phrase_rule["rule_id"] in alerts and duration["rule_id"] in alerts, (heard, alerts)
     assert elsewhere["rule_id"] not in alerts
     assert same_team.rows(call_id) and not other_team.mentions(call_id) and not other_tenant.mentions(call_id)
+    assert admin.rows(call_id)  # an admin sees who is on a call (opening it needs the supervisor role)
+    assert httpx.get(f"{floor.base_url}/v1/calls/{call_id}", headers=floor.headers("admin")).status_code == 403
 
     events = await recorded(floor, call_id)
     raised = [e for e in events if e["type"] == "alert"]
