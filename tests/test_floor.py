@@ -204,16 +204,26 @@ async def test_floor_follows_a_call_and_a_phrase_alert_is_acknowledged(pg_floor,
 
 
 async def test_note_reaches_the_agent_at_once_and_is_recorded(pg_floor):
+    """Also the floor's last suggestion: an article of this tenant answers the call's words, the
+    agent uses its suggestion, and the floor row says so."""
     floor = pg_floor
     clip, _ = fleurs_clip("fr", 1)  # 23 s, streamed at real-time pace: the call is live meanwhile
+    tenant_has_article = httpx.post(
+        f"{floor.base_url}/v1/kb/articles", headers=floor.headers("trainer"), timeout=60,
+        json={"title": "Comité olympique des États-Unis", "language": "fr", "publish": True,
+              "body": "La déclaration du comité olympique des États-Unis (USOC) sur les athlètes et les clubs.",
+              "questions": ["Que dit la déclaration du comité olympique des États-Unis ?",
+                            "les intérêts de nos athlètes et de nos clubs"]})
+    assert tenant_has_article.status_code == 201, tenant_has_article.text
     call_id = new_call_id("note")
     streaming = asyncio.ensure_future(stream_audio(
         decode_file(clip), f"{floor.ws_base}/v1/calls/{call_id}/audio", speed=1.0,
         api_key=floor.ingest_key(), agent=floor.username("agent")))
     await wait_for_call_start(floor.base_url, call_id, token=floor.token("agent"))
     notes_url = f"{floor.base_url}/v1/calls/{call_id}/notes"
-    async with websockets.connect(f"{floor.ws_base}/v1/calls/{call_id}/events",
-                                  additional_headers=floor.headers("agent")) as agent_ws:
+    async with FloorWatch(floor.ws_base, floor.token("supervisor")) as floor_watch, \
+            websockets.connect(f"{floor.ws_base}/v1/calls/{call_id}/events",
+                               additional_headers=floor.headers("agent")) as agent_ws:
         assert httpx.post(notes_url, json={"text": "x"}, headers=floor.headers("agent")).status_code == 403
         assert httpx.post(notes_url, json={"text": "x"}, headers=floor.headers("supervisor", "other")).status_code == 404
         assert httpx.post(notes_url, json={"text": ""}, headers=floor.headers("supervisor")).status_code == 422
@@ -224,13 +234,29 @@ async def test_note_reaches_the_agent_at_once_and_is_recorded(pg_floor):
         note = posted.json()
         assert note["type"] == "note" and note["author"] == floor.username("supervisor") and note["text"] == text
 
-        async def note_arrives():
-            while True:
-                event = json.loads(await agent_ws.recv())
-                if event["type"] == "note":
-                    return event
-        assert await asyncio.wait_for(note_arrives(), 10) == note
-    await streaming
+        seen: list[dict] = []
+
+        async def first(kind: str) -> dict:
+            """The first event of ``kind`` the agent's socket delivered (reading on as needed)."""
+            while not any(e["type"] == kind for e in seen):
+                seen.append(json.loads(await agent_ws.recv()))
+            return next(e for e in seen if e["type"] == kind)
+        assert await asyncio.wait_for(first("note"), 10) == note
+        suggestion = await asyncio.wait_for(first("suggestion"), 60)
+        used = httpx.post(f"{floor.base_url}/v1/calls/{call_id}/suggestions/{suggestion['suggestion_id']}/feedback",
+                          json={"action": "used"}, headers=floor.headers("agent"), timeout=30)
+        assert used.status_code == 200, used.text
+        await streaming
+        await floor_watch.until_ended(call_id)
+    rows = floor_watch.rows(call_id)
+    assert any(row["notes"] == 1 for row in rows)
+    # The agent used it within milliseconds, long before the next customer utterance could bring
+    # another suggestion: the row showed it as the last one, used.
+    shown = [(row["last_suggestion"] or {}).get("suggestion_id") for row in rows]
+    marked = [row for row in rows if (row["last_suggestion"] or {}).get("suggestion_id") == suggestion["suggestion_id"]
+              and row["last_suggestion"]["action"] == "used"]
+    assert suggestion["suggestion_id"] in shown and marked, [row["last_suggestion"] for row in rows]
+    assert marked[0]["suggestions_used"] == 1 and marked[0]["last_suggestion"]["title"] == "Comité olympique des États-Unis"
     await wait_for_call_end(floor.base_url, call_id, token=floor.token("supervisor"))
     late = httpx.post(notes_url, json={"text": "too late"}, headers=floor.headers("supervisor"))
     assert late.status_code == 409 and late.json()["detail"]["code"] == "call_not_live"
