@@ -68,6 +68,39 @@ class CallEnded(BaseModel):
     dropped_segments: dict[str, int] = {}
 
 
+class AlertEvent(BaseModel):
+    """A supervisor's alert rule fired on the call (``analytics.alerts``)."""
+
+    type: Literal["alert"] = "alert"
+    call_id: str
+    alert_id: str
+    rule_id: str
+    kind: Literal["sentiment", "phrase", "silence", "duration", "overtalk"]
+    title: str
+    detail: str
+    segment_id: str | None = None
+    at: str
+
+
+class AlertAck(BaseModel):
+    type: Literal["alert.ack"] = "alert.ack"
+    call_id: str
+    alert_id: str
+    by: str
+    at: str
+
+
+class NoteEvent(BaseModel):
+    """A supervisor's note to the call's agent, shown at once in their panel."""
+
+    type: Literal["note"] = "note"
+    call_id: str
+    note_id: str
+    author: str
+    text: str
+    at: str
+
+
 Event = dict[str, Any]  # a model above, dumped, plus its ``seq`` in the call
 
 

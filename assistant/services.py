@@ -11,6 +11,7 @@ from typing import Callable
 import sqlalchemy as sa
 
 from accounts import AccountStore, Principal
+from analytics.alerts import AlertRules
 from analytics.checklist import Detector
 from analytics.guidance import GuidanceObserver
 from analytics.quality import QualityStore
@@ -31,6 +32,7 @@ from speech.vad import EndpointerConfig
 from .call_stats import CallStatsObserver
 from .config import Settings
 from .events import EventBus
+from .floor import FloorService
 from .records import CallRecords
 from .sessions import CallRegistry
 from .suggestions import Suggester
@@ -52,6 +54,7 @@ class Services:
     audit: AuditLog
     stats: CallStats
     quality: QualityStore  # quality checklists / call scripts and call scores
+    floor: FloorService  # the supervisors' live floor and alert rules
     background: set = field(default_factory=set)
     # What else is derived from a call and goes with it when it is erased (retention, erasure):
     # name → function(call_ids) → rows removed. Each analytics store adds itself here.
@@ -137,9 +140,14 @@ def build_services(settings: Settings) -> Services:
                             agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
     stats = CallStats(db)
     quality = QualityStore(db)
-    registry.observers.append(CallStatsObserver(records, stats))
-    registry.observers.append(GuidanceObserver(quality, Detector(embeddings, settings.script_meaning_threshold),
-                                               remind_after_s=settings.script_remind_after_s))
+    floor = FloorService(AlertRules(db), bus)
+    registry.observers.extend([
+        CallStatsObserver(records, stats),
+        GuidanceObserver(quality, Detector(embeddings, settings.script_meaning_threshold),
+                         remind_after_s=settings.script_remind_after_s),
+        floor,
+    ])
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
-                    quality=quality, call_erasers={"call_stats": stats.erase, "quality_scores": quality.erase})
+                    quality=quality, floor=floor,
+                    call_erasers={"call_stats": stats.erase, "quality_scores": quality.erase})

@@ -403,7 +403,8 @@ class CallRegistry:
     @staticmethod
     def agent_channel(tenant: str, agent: str) -> str:
         """The bus channel an agent's panel listens on for their calls starting and ending."""
-        return f"agent:{tenant}:{agent}"
+        # "/" is never in a call id: no call's own event channel can be an agent's.
+        return f"agent/{tenant}/{agent}"
 
     def announce(self, session: CallSession, kind: str) -> None:
         if session.agent:
@@ -474,6 +475,16 @@ class CallRegistry:
         """An ended call's numbering is read back from its record if it is ever needed again."""
         self._seq.pop(call_id, None)
 
+    async def emit_on_record(self, call_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """``emit`` on a live call, or on the record of an ended one (its numbering read back)."""
+        if call_id not in self._seq:
+            events = await asyncio.to_thread(self.records.events, call_id)
+            self._seq[call_id] = max((e["seq"] for e in events), default=0)
+        published = await self.emit(call_id, event)
+        if call_id not in self.live:
+            self.forget_sequence(call_id)
+        return published
+
     async def feedback(self, call_id: str, suggestion_id: str, action: str, text: str | None) -> dict[str, Any]:
         call = await asyncio.to_thread(self.records.get, call_id)
         if call is None:
@@ -481,13 +492,8 @@ class CallRegistry:
         events = await asyncio.to_thread(self.records.events, call_id)
         if not any(e["type"] == "suggestion" and e["suggestion_id"] == suggestion_id for e in events):
             raise CallError("unknown_suggestion", f"no suggestion {suggestion_id!r} in call {call_id!r}")
-        if call_id not in self._seq:
-            self._seq[call_id] = max((e["seq"] for e in events), default=0)
         event = SuggestionFeedback(call_id=call_id, suggestion_id=suggestion_id, action=action, text=text)
-        published = await self.emit(call_id, event.model_dump())
-        if call_id not in self.live:
-            self.forget_sequence(call_id)
-        return published
+        return await self.emit_on_record(call_id, event.model_dump())
 
     async def call_view(self, call_id: str) -> dict[str, Any] | None:
         call = await asyncio.to_thread(self.records.get, call_id)

@@ -59,6 +59,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/trainer"): PAGE,
     ("GET", "/admin"): PAGE,
     ("GET", "/checklists"): PAGE,
+    ("GET", "/supervisor"): PAGE,
+    ("GET", "/supervisor/alerts"): PAGE,
     ("GET", "/login"): Rule(public=True),
     # calls
     ("WS", "/v1/calls/{call_id}/audio"): _r("ingest"),
@@ -70,6 +72,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/v1/calls/{call_id}/agent"): _r("supervisor", "admin", "ingest", audit="call.assign"),
     ("POST", "/v1/calls/{call_id}/suggestions/{suggestion_id}/feedback"): _r("agent"),
     ("POST", "/v1/demo/calls"): _r("agent"),
+    # the supervisors' live floor, alerts and notes (rows scoped by the route: tenant or team)
+    ("WS", "/v1/floor"): _r("supervisor", "admin"),
+    ("POST", "/v1/calls/{call_id}/notes"): _r("supervisor", audit="call.note"),
+    ("POST", "/v1/calls/{call_id}/alerts/{alert_id}/ack"): _r("supervisor", audit="call.alert.ack"),
+    ("GET", "/v1/alert-rules"): _r("supervisor", "admin"),
+    ("POST", "/v1/alert-rules"): _r("supervisor", audit="alert_rule.create"),
+    ("PATCH", "/v1/alert-rules/{rule_id}"): _r("supervisor", audit="alert_rule.update"),
+    ("DELETE", "/v1/alert-rules/{rule_id}"): _r("supervisor", audit="alert_rule.delete"),
     # telephony ingress: each platform signs its own connections
     ("WS", "/v1/ingest/twilio"): PLATFORM,
     ("WS", "/v1/ingest/audiohook"): PLATFORM,

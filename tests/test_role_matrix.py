@@ -34,6 +34,9 @@ BODIES = {
     ("POST", "/v1/calls/{call_id}/suggestions/{suggestion_id}/feedback"): {"action": "used"},
     ("PATCH", "/v1/users/{user_id}"): {"display_name": "changed by the matrix"},
     ("PUT", "/v1/calls/{call_id}/quality/items/{item_id}"): {"passed": True},
+    ("POST", "/v1/calls/{call_id}/notes"): {"text": "a note from the matrix"},
+    ("POST", "/v1/alert-rules"): {"kind": "duration", "title": "matrix rule", "params": {"seconds": 3600}},
+    ("PATCH", "/v1/alert-rules/{rule_id}"): {"title": "changed by the matrix"},
 }
 for _action in ("submit", "reject", "publish", "archive", "restore"):
     BODIES[("POST", f"/v1/kb/articles/{{article_id}}/{_action}")] = {}
@@ -93,6 +96,10 @@ async def world(floor) -> World:
         world.ids[("user_id", tenant)] = user.json()["id"]
         keys = httpx.get(f"{base}/v1/apikeys", headers=floor.headers("admin", tenant)).json()["keys"]
         world.ids[("key_id", tenant)] = next(k["id"] for k in keys if k["revoked_at"] is None)
+        rule = httpx.post(f"{base}/v1/alert-rules", headers=floor.headers("supervisor", tenant), timeout=30,
+                          json={"kind": "silence", "title": f"Matrix rule {tenant}", "params": {"seconds": 600}})
+        assert rule.status_code == 201, rule.text
+        world.ids[("rule_id", tenant)] = rule.json()["rule_id"]
     # Tenant "other" has no knowledge base: its customer's sentences become knowledge gaps.
     deadline = time.monotonic() + 60
     for tenant in TENANTS:
@@ -122,7 +129,8 @@ def operations(openapi: dict) -> list[tuple[str, str]]:
 
 
 # The HTML pages are left out of /openapi.json; the walk adds them.
-PAGES = {("GET", "/"), ("GET", "/trainer"), ("GET", "/admin"), ("GET", "/checklists"), ("GET", "/login")}
+PAGES = {("GET", "/"), ("GET", "/trainer"), ("GET", "/admin"), ("GET", "/checklists"), ("GET", "/login"),
+         ("GET", "/supervisor"), ("GET", "/supervisor/alerts")}
 
 
 def walked(openapi: dict) -> list[tuple[str, str]]:
@@ -228,7 +236,7 @@ def _judge(expected: str, response: httpx.Response) -> str | None:
 
 
 async def test_pages_send_anonymous_browsers_to_sign_in(rafiq_server):
-    for page in ("/", "/trainer", "/admin"):
+    for page in ("/", "/trainer", "/admin", "/supervisor", "/supervisor/alerts"):
         response = httpx.get(f"{rafiq_server}{page}", follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
 
@@ -264,9 +272,9 @@ async def test_websocket_matrix(world):
 
 # -- tenants ---------------------------------------------------------------------------------------------
 
-ID_PARAMS = ("call_id", "article_id", "gap_id", "user_id", "key_id")
+ID_PARAMS = ("call_id", "article_id", "gap_id", "user_id", "key_id", "rule_id")
 ROLE_FOR = {"call_id": "supervisor", "article_id": "trainer", "gap_id": "trainer", "user_id": "admin",
-            "key_id": "admin"}
+            "key_id": "admin", "rule_id": "supervisor"}
 # Changes that must not happen are checked afterwards (the victim still as it was).
 
 
@@ -313,8 +321,8 @@ async def _check_cross_tenant(world, keys, expected: int = 404):
                 if victim is None:
                     continue
                 body = BODIES.get((method, path))
-                foreign_url = path.replace(f"{{{param}}}", victim).replace("{suggestion_id}", FAKE)
-                missing_url = path.replace(f"{{{param}}}", FAKE).replace("{suggestion_id}", FAKE)
+                foreign_url = path.replace(f"{{{param}}}", victim).replace("{suggestion_id}", FAKE).replace("{alert_id}", FAKE)
+                missing_url = path.replace(f"{{{param}}}", FAKE).replace("{suggestion_id}", FAKE).replace("{alert_id}", FAKE)
                 headers = world.headers(role, caller_tenant)
                 missing = await client.request(method, missing_url, headers=headers, json=body)
                 foreign = await client.request(method, foreign_url, headers=headers, json=body)
@@ -335,6 +343,8 @@ async def _check_cross_tenant(world, keys, expected: int = 404):
             assert article["title"] == f"Matrix article {tenant}" and article["status"] == "published"
             call = await client.get(f"/v1/calls/{world.ids[('call_id', tenant)]}", headers=world.headers("supervisor", tenant))
             assert call.status_code == 200 and call.json().get("agent") == world.floor.username("agent", tenant)
+            rules = (await client.get("/v1/alert-rules", headers=world.headers("supervisor", tenant))).json()["rules"]
+            assert f"Matrix rule {tenant}" in [r["title"] for r in rules]
             keys_now = (await client.get("/v1/apikeys", headers=admin)).json()["keys"]
             assert next(k for k in keys_now if k["id"] == world.ids[("key_id", tenant)])["revoked_at"] is None
 

@@ -19,6 +19,8 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "/trainer": ("trainer.html", ("trainer", "supervisor")),
     "/admin": ("admin.html", ("admin",)),
     "/checklists": ("checklists.html", ("trainer", "supervisor")),
+    "/supervisor": ("supervisor.html", ("supervisor", "admin")),
+    "/supervisor/alerts": ("alerts.html", ("supervisor", "admin")),
 }
 
 

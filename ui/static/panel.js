@@ -714,6 +714,8 @@
     if (window.RafiqScript) window.RafiqScript.onEvent(ev);  // the call's script and key facts (panel-script.js)
     state.socketEvents = (state.socketEvents || 0) + 1;
     document.body.setAttribute("data-socket-events", String(state.socketEvents));
+    // Panel modules (panel-notes.js, …) follow the open call's events without touching this file.
+    document.dispatchEvent(new CustomEvent("rafiq:call-event", { detail: ev }));
     switch (ev.type) {
       case "call.started": onCallStarted(ev); break;
       case "transcript.partial": onTranscript(ev, false); break;
@@ -868,6 +870,7 @@
     document.body.setAttribute("data-call-id", state.callId || "");
     document.body.setAttribute("data-ws-connects", "0");
     updateElapsed();
+    document.dispatchEvent(new CustomEvent("rafiq:call-open", { detail: { callId: state.callId, me: state.me } }));
   }
 
   function selectCall(callId, opts) {
@@ -1089,6 +1092,7 @@
     els.demo.hidden = !state.isAgent;
     document.body.setAttribute("data-role", state.isAgent ? "agent" : "supervisor");
     if (!state.callId) resetView();
+    document.dispatchEvent(new CustomEvent("rafiq:panel-user", { detail: { me: me, isAgent: state.isAgent } }));
     loadCalls();
     var initial = callFromHash();
     if (initial) selectCall(initial, { fromHash: true });

@@ -22,6 +22,8 @@
     { path: "/", roles: ["agent", "supervisor"], label: "nav.panel", testid: "nav-panel" },
     { path: "/trainer", roles: ["trainer", "supervisor"], label: "nav.trainer", testid: "nav-trainer" },
     { path: "/checklists", roles: ["trainer", "supervisor"], label: "nav.checklists", testid: "nav-checklists" },
+    { path: "/supervisor", roles: ["supervisor", "admin"], label: "nav.floor", testid: "nav-floor" },
+    { path: "/supervisor/alerts", roles: ["supervisor", "admin"], label: "nav.alerts", testid: "nav-alerts" },
     { path: "/admin", roles: ["admin"], label: "nav.admin", testid: "nav-admin" }
   ];
 
