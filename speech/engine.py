@@ -208,8 +208,11 @@ class WhisperRecognizer:
             text = w["word"].strip()
             if not text:
                 continue
-            if words and not any(ch.isalnum() for ch in text):
-                words[-1].text += text  # punctuation joins the word before it, as Whisper's own timestamps do
+            if words and (not w["word"].startswith(" ") or not any(ch.isalnum() for ch in text)):
+                # Whisper starts each word with a space: the rest (punctuation, the "'on" of "qu'on")
+                # belongs to the word before, which then lasts until it ends.
+                words[-1].text += text
+                words[-1].end = round(min(float(w["end"]), duration), 3)
                 continue
             words.append(Word(text=text, start=round(min(float(w["start"]), duration), 3),
                               end=round(min(float(w["end"]), duration), 3), probability=round(float(w["probability"]), 3)))
