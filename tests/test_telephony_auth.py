@@ -249,3 +249,17 @@ def test_simulate_signs_as_the_platform_when_given_the_secret(secured, tmp_path,
     while secured.call(call_id, "other").status_code != 200 and time.monotonic() < deadline:
         time.sleep(0.3)
     assert secured.call(call_id, "other").json()["platform"] == protocol
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"RAFIQ_AUDIOSOCKET_ALLOW": "10.0.0.0/8,pbx.example.com"}, "is not a network"),
+    ({"RAFIQ_AUDIOHOOK_API_KEY": "k", "RAFIQ_AUDIOHOOK_CLIENT_SECRET": "not base64!"}, "must be base64"),
+    ({"RAFIQ_AUDIOHOOK_CLIENT_SECRET": HOOK_SECRET}, "without RAFIQ_AUDIOHOOK_API_KEY"),
+    ({"RAFIQ_AUDIOHOOK_API_KEY": "k", "RAFIQ_AUDIOHOOK_CLIENT_SECRET": f"other:{HOOK_SECRET}"}, "not in RAFIQ_AUDIOHOOK_API_KEY"),
+])
+def test_a_malformed_credential_stops_the_start_with_a_clear_error(env, message):
+    from assistant.config import Settings
+    from assistant.telephony.auth import IngressAuth
+
+    with pytest.raises(ValueError, match=message):
+        IngressAuth(Settings.from_env(env))

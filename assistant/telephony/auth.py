@@ -129,6 +129,8 @@ def audiohook_keys(api_keys: tuple[str, ...], client_secrets: tuple[str, ...]) -
             decoded = base64.b64decode(secret, validate=True)
         except (binascii.Error, ValueError):
             raise ValueError("RAFIQ_AUDIOHOOK_CLIENT_SECRET: each secret must be base64 (as Genesys shows it)") from None
+        if not keys:
+            raise ValueError("RAFIQ_AUDIOHOOK_CLIENT_SECRET is set without RAFIQ_AUDIOHOOK_API_KEY (the key it signs with)")
         targets = [owner] if sep else list(keys)
         for key in targets:
             if key not in keys:
