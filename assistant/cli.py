@@ -54,6 +54,19 @@ async def _follow_events(url: str, call_id: str, token: str, wait_s: float = 30)
         await asyncio.sleep(0.1)
 
 
+# The server's variable holding each platform's secret: rafiq simulate signs with it by default.
+SECRET_VARIABLES = {"twilio": "RAFIQ_TWILIO_AUTH_TOKEN", "audiohook": "RAFIQ_AUDIOHOOK_CLIENT_SECRET",
+                    "freeswitch": "RAFIQ_FREESWITCH_TOKEN"}
+
+
+def _first_credential(variable: str) -> str:
+    """The first entry of a credential list variable, without its @tenant/campaign binding (or
+    an AudioHook client secret's "apikey:" prefix)."""
+    first = (os.environ.get(variable) or "").split(",")[0].strip() if variable else ""
+    first = first.partition("@")[0]
+    return first.rpartition(":")[2] if variable == "RAFIQ_AUDIOHOOK_CLIENT_SECRET" else first
+
+
 async def _simulate_async(args: argparse.Namespace) -> int:
     from .simulate import load_channels, make_peer, play, stream_audio
 
@@ -67,9 +80,10 @@ async def _simulate_async(args: argparse.Namespace) -> int:
         sender = stream_audio(audio, target, roles=roles, speed=args.speed, language=args.language,
                               tenant=args.tenant, frame_ms=20, api_key=args.ingest_key, agent=args.agent)
     else:
+        secret = args.secret if args.secret is not None else _first_credential(SECRET_VARIABLES.get(args.protocol, ""))
         peer = make_peer(args.protocol, base, args.call_id, audio.shape[0], tenant=args.tenant or "default",
                          language=args.language, audiosocket_port=args.audiosocket_port, api_key=args.api_key,
-                         sample_rate=args.sample_rate)
+                         sample_rate=args.sample_rate, secret=secret, public_url=args.public_url)
         target = f"{args.protocol} peer of {base}"
         sender = play(peer, audio, speed=args.speed)
     if not args.quiet:
@@ -133,8 +147,15 @@ def main(argv: list[str] | None = None) -> int:
                                "Asterisk AudioSocket or FreeSWITCH mod_audio_fork")
     simulate.add_argument("--call-id", default=None, help="default: a new id (a Twilio call SID, or a UUID)")
     simulate.add_argument("--audiosocket-port", type=int, default=int(os.environ.get("RAFIQ_AUDIOSOCKET_PORT") or 9092))
-    simulate.add_argument("--api-key", default=os.environ.get("RAFIQ_AUDIOHOOK_API_KEY", ""),
-                          help="AudioHook X-API-KEY (default: RAFIQ_AUDIOHOOK_API_KEY)")
+    simulate.add_argument("--api-key", default=_first_credential("RAFIQ_AUDIOHOOK_API_KEY"),
+                          help="AudioHook X-API-KEY (default: the first of RAFIQ_AUDIOHOOK_API_KEY)")
+    simulate.add_argument("--secret", default=None,
+                          help="sign the connection as the platform does: Twilio auth token, AudioHook client secret "
+                               "(base64) or FreeSWITCH token (default: the first of RAFIQ_TWILIO_AUTH_TOKEN, "
+                               "RAFIQ_AUDIOHOOK_CLIENT_SECRET or RAFIQ_FREESWITCH_TOKEN)")
+    simulate.add_argument("--public-url", default=os.environ.get("RAFIQ_PUBLIC_URL", ""),
+                          help="Twilio: the URL Twilio is given for Rafiq, which it signs (default RAFIQ_PUBLIC_URL; "
+                               "empty: --url)")
     simulate.add_argument("--sample-rate", type=int, default=8000, choices=[8000, 16000],
                           help="FreeSWITCH L16 rate (the other protocols are 8 kHz)")
     simulate.add_argument("--speed", type=float, default=1.0, help="1.0 = real time, 2.0 = twice as fast, 0 = no pacing")

@@ -38,7 +38,14 @@ class Settings:
     max_frame_bytes: int = 1 << 20
     start_timeout_s: float = 10.0
     # Telephony ingress (assistant/telephony; README "Telephony ingress")
-    audiohook_api_key: str = ""  # Genesys AudioHook X-API-KEY; empty = not checked
+    # Credentials: comma-separated entries "credential[@tenant[/campaign]]"; a bound credential's
+    # calls land in that tenant (campaign). Empty = that ingress is open (development only).
+    public_url: str = ""  # how platforms reach Rafiq, e.g. wss://rafiq.example.com (Twilio signs it)
+    twilio_auth_token: tuple[str, ...] = ()  # Twilio account auth token(s): X-Twilio-Signature checked
+    audiohook_api_key: tuple[str, ...] = ()  # Genesys AudioHook X-API-KEY(s)
+    audiohook_client_secret: tuple[str, ...] = ()  # base64 client secret, or "apikey:secret" per key
+    freeswitch_token: tuple[str, ...] = ()  # FreeSWITCH ?token= / X-Rafiq-Token / Bearer
+    audiosocket_allow: tuple[str, ...] = ()  # AudioSocket source networks (CIDR) allowed
     audiosocket_port: int = 9092  # Asterisk AudioSocket TCP port; 0 = off
     audiosocket_roles: tuple[str, ...] = ("customer",)  # role of audiosocket_port, audiosocket_port+1, …
     telephony_resume_s: float = 15.0  # a dropped telephony call waits this long for its reconnect

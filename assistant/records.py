@@ -27,7 +27,15 @@ calls_table = sa.Table(
     # The campaign the call belongs to (telephony custom parameters, the native start message):
     # its suggestions search that campaign's articles and the shared ones. Null: every article.
     sa.Column("campaign", sa.String(64), nullable=True),
+    # Telephony: the platform and its own ids for the call, searchable in call history. Caller and
+    # called numbers are stored as the tenant's redaction settings leave them (masked for "phone").
+    *[sa.Column(name, sa.String(128), nullable=True, index=True) for name in (
+        "platform", "platform_call_id", "stream_id", "caller_number", "called_number", "queue", "platform_agent_id")],
 )
+
+# The platform metadata columns: create() takes them as keyword arguments, list() filters on them.
+PLATFORM_COLUMNS = ("platform", "platform_call_id", "stream_id", "caller_number", "called_number", "queue",
+                    "platform_agent_id")
 
 # Every event but partials is kept: the replay for late subscribers and the call's record.
 call_events_table = sa.Table(
@@ -56,11 +64,16 @@ class CallRecords:
         ensure_schema(engine, metadata)
 
     def create(self, call_id: str, tenant: str, roles: list[str], language: str | None, started_at: datetime,
-               agent: str | None = None, team: str | None = None, campaign: str | None = None) -> None:
+               agent: str | None = None, team: str | None = None, campaign: str | None = None,
+               **platform: str | None) -> None:
+        unknown = set(platform) - set(PLATFORM_COLUMNS)
+        if unknown:
+            raise TypeError(f"unknown call record fields: {sorted(unknown)}")
+        values = {name: (str(value)[:128] if value is not None else None) for name, value in platform.items()}
         with self.engine.begin() as conn:
             conn.execute(calls_table.insert().values(
                 call_id=call_id, tenant=tenant, status="live", roles=roles, language=language, started_at=started_at,
-                agent=agent, team=team, campaign=campaign))
+                agent=agent, team=team, campaign=campaign, **values))
 
     def set_agent(self, call_id: str, agent: str | None, team: str | None) -> None:
         with self.engine.begin() as conn:
@@ -88,10 +101,12 @@ class CallRecords:
         return self._call(row) if row else None
 
     def list(self, limit: int = 100, *, tenant: str | None = None, agent: str | None = None,
-             team: str | None = None) -> list[dict[str, Any]]:
+             team: str | None = None, platform: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """Newest first, within ``tenant`` (and ``agent`` when given; with ``team``, that team's
-        calls and those without a team yet)."""
+        calls and those without a team yet; ``platform``: exact values of PLATFORM_COLUMNS)."""
         query = sa.select(calls_table).order_by(calls_table.c.started_at.desc()).limit(limit)
+        for name, value in (platform or {}).items():
+            query = query.where(calls_table.c[name] == value)
         for column, value in ((calls_table.c.tenant, tenant), (calls_table.c.agent, agent)):
             if value is not None:
                 query = query.where(column == value)
@@ -142,4 +157,5 @@ class CallRecords:
             "agent": row["agent"],
             "team": row["team"],
             "campaign": row["campaign"],
+            **{name: row[name] for name in PLATFORM_COLUMNS},
         }

@@ -36,6 +36,7 @@ from .floor import FloorService
 from .records import CallRecords
 from .sessions import CallRegistry
 from .suggestions import Suggester
+from .telephony.auth import IngressAuth
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Services:
     # Short-lived credentials the process gives itself (the demo call streams through the real
     # ingest socket): secret → principal. Never stored, gone at restart.
     internal_credentials: dict[str, Principal] = field(default_factory=dict)
+    # Telephony credentials and their tenant bindings (assistant/telephony/auth.py).
+    ingress: IngressAuth | None = None
 
 
 def create_engine(settings: Settings) -> sa.Engine:
@@ -110,6 +113,8 @@ def agent_team(accounts: AccountStore, tenant: str, username: str) -> str | None
 
 
 def build_services(settings: Settings) -> Services:
+    ingress = IngressAuth(settings)  # first: a malformed credential stops the start at once
+    ingress.log_startup()
     db = create_engine(settings)
     accounts = open_accounts(settings, db)
     audit = AuditLog(db)
@@ -149,5 +154,5 @@ def build_services(settings: Settings) -> Services:
     ])
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
-                    quality=quality, floor=floor,
+                    quality=quality, floor=floor, ingress=ingress,
                     call_erasers={"call_stats": stats.erase, "quality_scores": quality.erase})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import re
 from typing import Any, Callable
@@ -26,6 +27,18 @@ CALL_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 def call_campaign(value: Any) -> str | None:
     """A call's campaign as the knowledge base stores one (stripped, at most 64 characters), or None."""
     return (str(value).strip()[:64] or None) if value is not None else None
+
+
+PHONE_FIELDS = ("caller_number", "called_number")
+
+
+def platform_record(platform: dict[str, str | None] | None, redact_kinds: list[str]) -> dict[str, str | None]:
+    """A telephony call's platform fields for its record (``records.PLATFORM_COLUMNS``), the
+    caller and called numbers masked when the tenant redacts phone numbers."""
+    fields = {name: value for name, value in (platform or {}).items() if value is not None}
+    if "phone" in redact_kinds:
+        fields.update({name: "[PHONE]" for name in PHONE_FIELDS if fields.get(name)})
+    return fields
 
 
 class CallObserver:
@@ -198,6 +211,28 @@ class CallSession:
     def _redacted(self, text: str, language: str) -> str:
         return redact(text, language, self.redact_kinds)[0] if self.redact_kinds and text else text
 
+    @staticmethod
+    def _redacted_words(words: list[tuple[str, float, float, float]], text: str,
+                        redacted: str) -> list[dict[str, Any]]:
+        """Word timings with the words of the *redacted* text: a masked span keeps the time of the
+        words it replaced, so no personal data leaves through the word list."""
+        timed = [{"word": w, "start": s, "end": e, "probability": p} for w, s, e, p in words]
+        if redacted == text:
+            return timed
+        said, shown = [w["word"] for w in timed], redacted.split()
+        out: list[dict[str, Any]] = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=said, b=shown, autojunk=False).get_opcodes():
+            if tag == "equal":
+                out.extend(timed[i1:i2])
+            elif j2 > j1:
+                span = timed[i1:i2] or timed[max(0, i1 - 1):i1] or timed[:1]
+                start, end = (span[0]["start"], span[-1]["end"]) if span else (0.0, 0.0)
+                step = (end - start) / (j2 - j1)
+                prob = min((w["probability"] for w in span), default=0.0)
+                out.extend({"word": shown[j1 + k], "start": round(start + k * step, 3),
+                            "end": round(start + (k + 1) * step, 3), "probability": prob} for k in range(j2 - j1))
+        return out
+
     async def _on_segment(self, segment: TranscriptSegment) -> None:
         # Redacted here, before the text reaches the bus, the record, the search or a log: the raw
         # words exist only in the speech engine's memory.
@@ -209,6 +244,8 @@ class CallSession:
             stable_text=self._redacted(segment.stable_text, segment.language),
         )
         payload = event.model_dump(exclude_none=False)
+        if segment.words is not None:  # a channel with word timestamps (AudioHook transcription)
+            payload["words"] = self._redacted_words(segment.words, segment.text, payload["text"])
         if segment.final:
             payload = await self.registry.annotate(self, payload)
         await self.registry.emit(self.call_id, payload, persist=segment.final)
@@ -333,7 +370,7 @@ class CallRegistry:
     async def open(self, call_id: str, tenant: str, roles: list[str], language: str | None, *,
                    feeds: list[str] | None = None, resumable: bool = False,
                    source: dict[str, Any] | None = None, agent: str | None = None,
-                   campaign: str | None = None) -> Attachment:
+                   campaign: str | None = None, platform: dict[str, str | None] | None = None) -> Attachment:
         """Start the call, or join it when it is resumable and ``feeds`` (default: all its roles)
         are free: a reconnect after a drop, or the second AudioSocket direction of a call."""
         if not CALL_ID_PATTERN.match(call_id):
@@ -343,7 +380,7 @@ class CallRegistry:
         async with self._open_lock:
             agent = agent or (source or {}).get("agent") or self._pending_agent(call_id, tenant)
             return await self._open(call_id, tenant, roles, language, list(feeds or roles), resumable, source, agent,
-                                    campaign)
+                                    campaign, platform)
 
     PENDING_AGENT_S = 300.0  # how long an agent named before the call starts waits for it
 
@@ -360,7 +397,7 @@ class CallRegistry:
 
     async def _open(self, call_id: str, tenant: str, roles: list[str], language: str | None, feeds: list[str],
                     resumable: bool, source: dict[str, Any] | None, agent: str | None,
-                    campaign: str | None = None) -> Attachment:
+                    campaign: str | None = None, platform: dict[str, str | None] | None = None) -> Attachment:
         session = self.live.get(call_id)
         if session is not None:
             if session.tenant != tenant:
@@ -388,7 +425,7 @@ class CallRegistry:
         self.live[call_id] = session
         attachment = session.attach(feeds)
         await asyncio.to_thread(self.records.create, call_id, tenant, roles, language, session.started_at,
-                                agent, team, session.campaign)
+                                agent, team, session.campaign, **platform_record(platform, redact_kinds))
         self._seq[call_id] = 0
         started = CallStarted(call_id=call_id, tenant=tenant, roles=roles, language=language, agent=agent,
                               started_at=iso(session.started_at)).model_dump()

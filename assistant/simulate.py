@@ -165,12 +165,49 @@ def _abort_ws(ws) -> None:
     ws.transport.abort()  # no close frame: what a network failure looks like to the server
 
 
+def twilio_signature(auth_token: str, signed_url: str) -> str:
+    """X-Twilio-Signature as Twilio computes it for a Media Streams upgrade (the URL, no parameters)."""
+    from twilio.request_validator import RequestValidator
+    return RequestValidator(auth_token).compute_signature(signed_url, {})
+
+
+def audiohook_signature_headers(url: str, headers: dict[str, str], api_key: str, client_secret: str,
+                                nonce: str | None = None, created=None) -> dict[str, str]:
+    """Signature-Input and Signature (RFC 9421, hmac-sha256) over ``url`` and ``headers`` as Genesys
+    signs an AudioHook upgrade: keyid = the API key, a fresh nonce, the AudioHook components."""
+    import base64
+    import secrets
+    from urllib.parse import urlsplit as split
+
+    from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
+
+    from .telephony.auth import AUDIOHOOK_COMPONENTS, SignedRequest
+
+    class Secret(HTTPSignatureKeyResolver):
+        def resolve_private_key(self, key_id: str):
+            return base64.b64decode(client_secret)
+
+        resolve_public_key = resolve_private_key
+
+    parts = split(url)
+    scheme = "https" if parts.scheme in ("wss", "https") else "http"
+    request = SignedRequest("GET", parts._replace(scheme=scheme).geturl(), {**headers, "X-API-KEY": api_key})
+    HTTPMessageSigner(signature_algorithm=algorithms.HMAC_SHA256, key_resolver=Secret()).sign(
+        request, key_id=api_key, nonce=nonce or secrets.token_urlsafe(24), created=created, label="sig1",
+        covered_component_ids=AUDIOHOOK_COMPONENTS)
+    return {name: value for name, value in request.headers.items() if name.lower().startswith("signature")}
+
+
 class TwilioPeer(TelephonyPeer):
-    """Twilio Media Streams: connected, start, media (base64 mu-law per track), stop."""
+    """Twilio Media Streams: connected, start, media (base64 mu-law per track), stop. With an
+    ``auth_token`` the upgrade carries X-Twilio-Signature over ``signed_url`` (the URL Twilio was
+    given: RAFIQ_PUBLIC_URL + path; default the URL connected to)."""
 
     def __init__(self, url: str, call_sid: str, channels: int, custom_parameters: dict[str, str] | None = None,
-                 stream_sid: str | None = None):
+                 stream_sid: str | None = None, auth_token: str = "", signed_url: str | None = None):
         self.url = url
+        self.auth_token = auth_token
+        self.signed_url = signed_url or url
         self.call_sid = call_sid
         self.stream_sid = stream_sid or "MZ" + uuid.uuid4().hex
         self.tracks = ["inbound", "outbound"][:channels]
@@ -185,7 +222,8 @@ class TwilioPeer(TelephonyPeer):
         await self.ws.send(json.dumps({**message, "sequenceNumber": str(self.sequence)}))
 
     async def open(self) -> None:
-        self.ws = await websockets.connect(self.url, max_size=None, open_timeout=30)
+        headers = {"X-Twilio-Signature": twilio_signature(self.auth_token, self.signed_url)} if self.auth_token else None
+        self.ws = await websockets.connect(self.url, max_size=None, open_timeout=30, additional_headers=headers)
         await self.ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
         await self._send({"event": "start", "streamSid": self.stream_sid, "start": {
             "accountSid": "AC" + "0" * 32, "streamSid": self.stream_sid, "callSid": self.call_sid,
@@ -224,10 +262,21 @@ class AudioHookPeer(TelephonyPeer):
 
     def __init__(self, url: str, conversation_id: str, channels: int, api_key: str = "",
                  language: str | None = None, custom_config: dict | None = None,
-                 continued_sessions: list[dict] | None = None):
+                 continued_sessions: list[dict] | None = None, client_secret: str = "",
+                 supported_languages: bool = False, participant: dict | None = None,
+                 session_id: str | None = None, headers: dict[str, str] | None = None, signed_at=None):
         self.url = url
+        # headers: send exactly these on the upgrade (a captured request replayed); signed_at: the
+        # signature's "created" time (default now). sent_headers: what the upgrade carried.
+        self.fixed_headers = headers
+        self.signed_at = signed_at
+        self.sent_headers: dict[str, str] = {}
+        self.client_secret = client_secret  # base64, as Genesys shows it: the upgrade is signed
+        self.supported_languages = supported_languages  # the transcription connector's open
+        self.participant = participant
+        self.skipped_s = 0.0  # paused or discarded audio: counts in positions, never sent
         self.conversation_id = conversation_id
-        self.session_id = str(uuid.uuid4())
+        self.session_id = session_id or str(uuid.uuid4())
         self.channels = ["external", "internal"][:channels]
         self.api_key = api_key
         self.language = language
@@ -244,7 +293,19 @@ class AudioHookPeer(TelephonyPeer):
 
     @property
     def position(self) -> str:
-        return f"PT{self.samples / 8000:.3f}S"
+        return f"PT{self.samples / 8000 + self.skipped_s:.3f}S"
+
+    async def resume(self, discarded_s: float = 0.0) -> None:
+        """``resumed`` after a pause during which ``discarded_s`` of audio went unsent."""
+        start = self.position
+        self.skipped_s += discarded_s
+        await self.send_message("resumed", {"start": start, "discarded": f"PT{discarded_s:.3f}S"})
+
+    async def discard(self, seconds: float) -> None:
+        """``discarded``: ``seconds`` of audio the client dropped (it fell behind)."""
+        start = self.position
+        self.skipped_s += seconds
+        await self.send_message("discarded", {"start": start, "discarded": f"PT{seconds:.3f}S"})
 
     async def send_message(self, type_: str, parameters: dict) -> None:
         self.seq += 1
@@ -285,6 +346,12 @@ class AudioHookPeer(TelephonyPeer):
                    "Audiohook-Session-Id": self.session_id}
         if self.api_key:
             headers["X-API-KEY"] = self.api_key
+        if self.client_secret:
+            headers.update(audiohook_signature_headers(self.url, headers, self.api_key, self.client_secret,
+                                                       created=self.signed_at))
+        if self.fixed_headers is not None:
+            headers = dict(self.fixed_headers)
+        self.sent_headers = headers
         self.ws = await websockets.connect(self.url, max_size=None, open_timeout=30, additional_headers=headers)
         self._reader = asyncio.ensure_future(self._read())
 
@@ -294,8 +361,11 @@ class AudioHookPeer(TelephonyPeer):
         if len(self.channels) == 2:  # Genesys offers the stereo pair first, then each side alone
             offers += [{"type": "audio", "format": "PCMU", "channels": [c], "rate": 8000} for c in self.channels]
         parameters = {"organizationId": str(uuid.UUID(int=1)), "conversationId": self.conversation_id,
-                      "participant": {"id": str(uuid.uuid4()), "ani": "+33100000000", "aniName": "", "dnis": "+33900000000"},
+                      "participant": self.participant or {"id": str(uuid.uuid4()), "ani": "+33100000000", "aniName": "",
+                                                          "dnis": "+33900000000"},
                       "media": offers, "language": self.language, "customConfig": self.custom_config}
+        if self.supported_languages:
+            parameters["supportedLanguages"] = True
         if self.continued_sessions:
             parameters["continuedSessions"] = self.continued_sessions
         await self.send_message("open", parameters)
@@ -333,10 +403,12 @@ class FreeSwitchPeer(TelephonyPeer):
     """mod_audio_fork / mod_audio_stream: metadata text frame, then L16 frames; stop closes (1000)."""
 
     def __init__(self, url: str, call_id: str, channels: int, sample_rate: int = 8000,
-                 metadata: dict | None = None):
+                 metadata: dict | None = None, token: str = ""):
+        from urllib.parse import quote
         self.sample_rate = sample_rate
         self.mix = "stereo" if channels == 2 else "mono"
-        self.url = f"{url}?sample_rate={sample_rate}&mix={self.mix}"
+        # RAFIQ_FREESWITCH_TOKEN goes in the URL, as a dialplan's uuid_audio_fork URL carries it.
+        self.url = f"{url}?sample_rate={sample_rate}&mix={self.mix}" + (f"&token={quote(token, safe='')}" if token else "")
         self.metadata = {"callId": call_id, "sampleRate": sample_rate, "mix": self.mix, **(metadata or {})}
         self.ws = None
         self.result = {"errors": [], "close_code": None}
@@ -413,19 +485,25 @@ def new_platform_call_id(protocol: str) -> str:
 
 def make_peer(protocol: str, base_url: str, call_id: str, channels: int, *, tenant: str = "default",
               language: str | None = None, audiosocket_port: int = 9092, api_key: str = "",
-              sample_rate: int = 8000) -> TelephonyPeer:
-    """The peer that speaks ``protocol`` to the Rafiq server at ``base_url`` (http://host:port)."""
+              sample_rate: int = 8000, secret: str = "", public_url: str = "") -> TelephonyPeer:
+    """The peer that speaks ``protocol`` to the Rafiq server at ``base_url`` (http://host:port).
+
+    ``secret`` signs the connection as the platform would: the Twilio auth token (over
+    ``public_url`` + path, as RAFIQ_PUBLIC_URL says Twilio reaches Rafiq), the AudioHook client
+    secret (base64) or the FreeSWITCH token."""
     base = base_url.rstrip("/")
     ws_base = "ws" + base[4:] if base.startswith("http") else base
     if protocol == "twilio":
         params = {"tenant": tenant, **({"language": language} if language else {})}
-        return TwilioPeer(f"{ws_base}/v1/ingest/twilio", call_id, channels, params)
+        url = f"{ws_base}/v1/ingest/twilio"
+        signed = public_url.rstrip("/") + "/v1/ingest/twilio" if public_url else url
+        return TwilioPeer(url, call_id, channels, params, auth_token=secret, signed_url=signed)
     if protocol == "audiohook":
         return AudioHookPeer(f"{ws_base}/v1/ingest/audiohook", call_id, channels, api_key=api_key,
-                             language=language, custom_config={"tenant": tenant})
+                             language=language, custom_config={"tenant": tenant}, client_secret=secret)
     if protocol == "freeswitch":
         return FreeSwitchPeer(f"{ws_base}/v1/ingest/freeswitch", call_id, channels, sample_rate,
-                              {"tenant": tenant, **({"language": language} if language else {})})
+                              {"tenant": tenant, **({"language": language} if language else {})}, token=secret)
     if protocol == "audiosocket":
         host = urlsplit(base).hostname or "127.0.0.1"
         return AudioSocketPeer(host, audiosocket_port, call_id, channels)

@@ -84,6 +84,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("WS", "/v1/ingest/twilio"): PLATFORM,
     ("WS", "/v1/ingest/audiohook"): PLATFORM,
     ("WS", "/v1/ingest/freeswitch"): PLATFORM,
+    ("GET", "/v1/telephony/ingress"): _r("admin"),  # which ingresses are open without authentication
     # knowledge base: agents read published answers, trainers write, supervisors review
     ("GET", "/v1/kb/articles"): _r(*KB_READERS),
     ("POST", "/v1/kb/articles"): _r("trainer", audit="kb.article.create"),

@@ -34,6 +34,18 @@ class Recognition:
     avg_logprob: float
     no_speech_prob: float
     compression_ratio: float
+    words: list[Word] | None = None  # with DecodeRequest.words: each word's time in the utterance
+
+
+@dataclass
+class Word:
+    """One word of a recognition, its times in seconds from the utterance's start (Whisper's
+    cross-attention alignment) and the mean probability of its tokens."""
+
+    text: str
+    start: float
+    end: float
+    probability: float
 
 
 @dataclass
@@ -52,6 +64,7 @@ class DecodeRequest:
     prior: str | None = None
     prefix: str = ""
     hint: str | None = None
+    words: bool = False  # also align each word in time (Recognition.words); costs an encoder pass
 
 
 @dataclass
@@ -167,7 +180,10 @@ class WhisperRecognizer:
             text = self._tokenizer(language).decode(tokens).strip()
             seq_len = len(result.sequences_ids[0])
             avg_logprob = result.scores[0] * (seq_len ** 1.0) / (seq_len + 1)
+            words = self._align(batch[len(out)], features[len(out)], language, tokens) \
+                if batch[len(out)].words else None
             out.append(Recognition(
+                words=words,
                 text=text,
                 language=language,
                 language_probability=float(lang_prob),
@@ -176,6 +192,31 @@ class WhisperRecognizer:
                 compression_ratio=compression_ratio(text),
             ))
         return out
+
+    def _align(self, request: DecodeRequest, features: np.ndarray, language: str, tokens: list[int]) -> list[Word]:
+        """Word timings of ``tokens`` decoded from ``request.audio`` (faster-whisper's alignment)."""
+        if not tokens:
+            return []
+        duration = min(len(request.audio), MAX_UTTERANCE_SAMPLES) / SAMPLE_RATE
+        num_frames = min(len(request.audio), MAX_UTTERANCE_SAMPLES) // self.model.feature_extractor.hop_length
+        # The batch's encoder output cannot be sliced per item: one more encoder pass, for the
+        # requests that asked for words only (AudioHook's transcription connector).
+        encoded = self.model.encode(features[np.newaxis])
+        aligned = self.model.find_alignment(self._tokenizer(language), [tokens], encoded, num_frames)[0]
+        words: list[Word] = []
+        for w in aligned:
+            text = w["word"].strip()
+            if not text:
+                continue
+            if words and (not w["word"].startswith(" ") or not any(ch.isalnum() for ch in text)):
+                # Whisper starts each word with a space: the rest (punctuation, the "'on" of "qu'on")
+                # belongs to the word before, which then lasts until it ends.
+                words[-1].text += text
+                words[-1].end = round(min(float(w["end"]), duration), 3)
+                continue
+            words.append(Word(text=text, start=round(min(float(w["start"]), duration), 3),
+                              end=round(min(float(w["end"]), duration), 3), probability=round(float(w["probability"]), 3)))
+        return words
 
 
 @dataclass(order=True)

@@ -43,6 +43,9 @@ class TranscriptSegment:
     confidence: float | None = None
     dialect: str | None = None  # "darija" when the words show Moroccan Darija (language "ar")
     stable_text: str = ""  # the start of ``text`` that later partials keep (finals may correct it)
+    # Finals of a channel with word_timestamps: (word, start, end, probability), times in
+    # seconds on the channel's timeline like start/end.
+    words: list[tuple[str, float, float, float]] | None = None
 
 
 def agreed_prefix(previous: str, current: str) -> str:
@@ -119,6 +122,9 @@ class ChannelTranscriber:
         # (start, end, decoding). It is the final if the pause lasts, wasted if speech resumes.
         self._speculation: tuple[int, int, asyncio.Future] | None = None
         self.dropped: dict[str, int] = {}  # guard → utterances it dropped
+        # Finals carry each word's times (TranscriptSegment.words): a consumer that needs them
+        # (the AudioHook transcription connector) turns this on; it costs an encoder pass each.
+        self.word_timestamps = False
 
     @property
     def language(self) -> str | None:
@@ -134,8 +140,14 @@ class ChannelTranscriber:
             # A new hint (the start, or a platform's update) is the speaker's language from now on.
             self._spoken_language = self.hint
 
-    def _request(self, audio: np.ndarray, prefix: str = "") -> DecodeRequest:
-        return DecodeRequest(audio, self.forced, self._spoken_language, prefix=prefix, hint=self.hint)
+    @property
+    def received_s(self) -> float:
+        """Seconds of audio this channel was fed: the timeline its segments' start/end are on."""
+        return self._received / SAMPLE_RATE
+
+    def _request(self, audio: np.ndarray, prefix: str = "", final: bool = False) -> DecodeRequest:
+        return DecodeRequest(audio, self.forced, self._spoken_language, prefix=prefix, hint=self.hint,
+                             words=final and self.word_timestamps)
 
     def _audio(self, start: int, end: int) -> np.ndarray:
         return self._buffer[max(0, start - self._buffer_start): max(0, end - self._buffer_start)]
@@ -169,7 +181,7 @@ class ChannelTranscriber:
             return
         if self.engine.pending()[0] > 0:
             return  # under load, the engine only decodes utterances that did end
-        request = self._request(self._audio(utt.start, end))
+        request = self._request(self._audio(utt.start, end), final=True)
         self._speculation = (utt.start, end, asyncio.ensure_future(self.engine.recognize_final(request)))
 
     def _maybe_partial(self) -> None:
@@ -227,7 +239,7 @@ class ChannelTranscriber:
         if ahead is not None:  # decoded during the pause, on exactly this audio
             result = await ahead
         else:
-            result = await self.engine.recognize_final(self._request(audio))
+            result = await self.engine.recognize_final(self._request(audio, final=True))
         rejected_by = self._rejected_by(result)
         if rejected_by:
             self.dropped[rejected_by] = self.dropped.get(rejected_by, 0) + 1
@@ -257,6 +269,9 @@ class ChannelTranscriber:
             end=round(end / SAMPLE_RATE, 3),
             final=final,
             confidence=round(float(np.exp(result.avg_logprob)), 3),
+            words=None if result.words is None else [
+                (w.text, round(start / SAMPLE_RATE + w.start, 3), round(start / SAMPLE_RATE + w.end, 3), w.probability)
+                for w in result.words],
         )
 
     def _trim(self) -> None:

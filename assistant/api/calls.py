@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from accounts import Principal
 from assistant.events import OVERFLOW
 from assistant.ingest import AudioInput, ProtocolError, parse_start
+from assistant.records import PLATFORM_COLUMNS
 from assistant.retention import erase_calls
 from assistant.sessions import CallError, CallRegistry
 
@@ -220,10 +221,14 @@ async def my_calls(ws: WebSocket, caller: Caller) -> None:
 async def list_calls(request: Request, caller: Caller, limit: int = Query(100, ge=1, le=1000)) -> dict:
     """Newest first: an agent's own calls; a supervisor's tenant (or team)."""
     svc = services(request)
+    # Telephony metadata, exact match (?platform=twilio&platform_call_id=CA…).
+    platform = {k: v for k, v in request.query_params.items() if k in PLATFORM_COLUMNS and v}
     if caller.has("supervisor"):
-        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, team=caller.team)
+        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, team=caller.team,
+                                        platform=platform)
     else:
-        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, agent=caller.name)
+        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, agent=caller.name,
+                                        platform=platform)
     return {"calls": calls}
 
 

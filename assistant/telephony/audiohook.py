@@ -10,15 +10,24 @@ customer, internal = agent). A protocol violation is answered, as the protocol d
 ``disconnect`` (reason ``error``, or ``unauthorized`` for a bad X-API-KEY); the client then
 sends ``close`` and we answer ``closed``. A ``close`` with reason ``reconnect`` (or ``error``)
 keeps the call resumable: Genesys opens a new session for the same conversation.
+
+Authentication (``auth.py``): the X-API-KEY and, when the key has a client secret, the HTTP message
+signature of the upgrade request; a failure is answered ``disconnect`` reason ``unauthorized``.
+
+Transcription connector: when the ``open`` asks for ``supportedLanguages`` (Genesys's transcription
+connector does), the ``opened`` lists the languages Rafiq transcribes and every final utterance
+goes back as an ``event`` whose entity is a ``transcript`` (word tokens from Whisper's word
+timestamps), its offsets on this session's stream timeline: paused and discarded audio count in
+positions though Genesys never sent it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import logging
 import re
+import uuid
 from typing import Any, Literal
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -26,6 +35,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from assistant.sessions import CallError
 
+from .auth import UNBOUND, Binding, Refused, SignedRequest, check_audiohook
 from .driver import CallMetadata, TelephonyCall, language_hint
 
 log = logging.getLogger(__name__)
@@ -43,6 +53,72 @@ def seconds(duration: str | None) -> float:
     """'PT1.25S' → 1.25 (AudioHook durations are seconds only); 0 for anything else."""
     match = DURATION.match(duration or "")
     return float(match.group(1)) if match else 0.0
+
+
+def duration(value: float) -> str:
+    """1.25 → 'PT1.25S' (ISO 8601, seconds, millisecond precision)."""
+    text = f"{max(0.0, value):.3f}".rstrip("0").rstrip(".")
+    return f"PT{text}S"
+
+
+# Rafiq's languages as the BCP 47 tags AudioHook speaks (supportedLanguages, transcript languages);
+# an open's own language tag wins for its language (e.g. es-MX).
+LANGUAGE_TAGS = {"fr": "fr-FR", "ar": "ar-MA", "es": "es-ES", "en": "en-US", "pt": "pt-PT"}
+
+
+def language_tag(code: str, preferred: str | None = None) -> str:
+    if preferred and preferred.replace("_", "-").split("-")[0].lower() == code:
+        return preferred.replace("_", "-")
+    return LANGUAGE_TAGS.get(code, code)
+
+
+class StreamTimeline:
+    """The call's channel time (what Rafiq was fed) → this session's stream position (what
+    Genesys counts, paused and discarded audio included), as anchors (call_s, stream_s)."""
+
+    def __init__(self, call_s: float, stream_s: float):
+        self.anchors = [(call_s, stream_s)]
+
+    def anchor(self, call_s: float, stream_s: float) -> None:
+        self.anchors.append((call_s, stream_s))
+
+    def position(self, call_s: float) -> float:
+        base_call, base_stream = self.anchors[0]
+        for anchor_call, anchor_stream in self.anchors:
+            if anchor_call <= call_s + 1e-6:
+                base_call, base_stream = anchor_call, anchor_stream
+        return base_stream + (call_s - base_call)
+
+
+def transcript_entity(event: dict[str, Any], channel_id: int, timeline: StreamTimeline,
+                      language: str | None) -> dict[str, Any]:
+    """A Rafiq ``transcript.final`` (or partial) event as an AudioHook ``transcript`` entity."""
+    start = timeline.position(event["start"])
+    tag = language_tag(event["language"], language)
+    tokens = []
+    for word in event.get("words") or []:
+        offset = timeline.position(word["start"])
+        tokens.append({"type": "word", "value": word["word"], "confidence": round(float(word["probability"]), 3),
+                       "offset": duration(offset), "duration": duration(max(0.0, word["end"] - word["start"])),
+                       "language": tag})
+    confidence = event.get("confidence")
+    return {"type": "transcript", "data": {
+        # The segment id is stable across partials and the final: one id per utterance.
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event['call_id']}/{event['segment_id']}")),
+        "channelId": channel_id,
+        "isFinal": event["type"] == "transcript.final",
+        "offset": duration(start),
+        "duration": duration(max(0.0, event["end"] - event["start"])),
+        "alternatives": [{
+            "confidence": round(float(confidence), 3) if confidence is not None else 0.0,
+            "languages": [tag],
+            "interpretations": [{"type": "display", "transcript": event["text"], "tokens": tokens}],
+        }],
+    }}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 class ClientMessage(BaseModel):
@@ -111,6 +187,16 @@ class AudioHookSession:
         self.conversation_id: str | None = None
         self.probe = False
         self.call_end: str | None = None  # "close" (ended) / None (dropped)
+        self.binding: Binding = UNBOUND
+        self.refused: str | None = None  # why the upgrade did not authenticate (told at open)
+        # Transcription connector: channel ids of the opened media per role, the stream timeline,
+        # the language Genesys asked for and the task sending transcripts back.
+        self.transcribe = False
+        self.channel_ids: dict[str, int] = {}
+        self.timeline: StreamTimeline | None = None
+        self.language: str | None = None
+        self._transcripts: asyncio.Task | None = None
+        self._events: asyncio.Queue | None = None
 
     def _log_extra(self, **fields) -> dict:
         return {"call_id": self.conversation_id, "audiohook_session": self.session_id, **fields}
@@ -121,7 +207,26 @@ class AudioHookSession:
                    "clientseq": self.clientseq, "parameters": parameters}
         await self.ws.send_text(json.dumps(message))
 
+    def _authenticate(self) -> None:
+        auth = self.svc.ingress
+        if auth is None or not auth.audiohook:
+            return  # RAFIQ_AUDIOHOOK_API_KEY unset: open (development), listed at start-up
+        url = self.ws.url
+        scheme = "https" if url.scheme in ("wss", "https") else "http"
+        headers = self.ws.headers
+        # @authority is the Host the client connected to; @request-target the path and query.
+        request = SignedRequest("GET", f"{scheme}://{headers.get('host', url.netloc)}{url.path}"
+                                       f"{'?' + url.query if url.query else ''}", headers)
+        try:
+            self.binding = check_audiohook(auth.audiohook, request, auth.nonces)
+        except Refused as exc:
+            self.refused = exc.detail
+            client = self.ws.client
+            log.warning("audiohook: upgrade not authenticated", extra=self._log_extra(
+                remote=client.host if client else None, detail=exc.detail))
+
     async def run(self) -> None:
+        self._authenticate()
         await self.ws.accept()
         try:
             await self._loop()
@@ -129,6 +234,7 @@ class AudioHookSession:
             pass
         finally:
             await self._release()
+            await self._stop_transcripts()
 
     async def _release(self) -> None:
         if self.call is None:
@@ -223,26 +329,34 @@ class AudioHookSession:
             raise Disconnect("error", f"Invalid Message: Invalid/missing parameters ({exc.errors()[0]['loc']})",
                              "bad_open") from None
         self.conversation_id = params.conversationId.lower()
-        api_key = self.svc.settings.audiohook_api_key
-        if api_key and not hmac.compare_digest(self.ws.headers.get("x-api-key", "").encode(), api_key.encode()):
+        if self.refused is None and self.svc.ingress is not None and self.svc.ingress.audiohook:
+            header_org = self.ws.headers.get("audiohook-organization-id")
+            if header_org is not None and header_org.lower() != params.organizationId.lower():
+                self.refused = "organizationId differs from the Audiohook-Organization-Id header"
+        if self.refused is not None:
             self.conversation_id = None  # no call is opened for it
-            raise Disconnect("unauthorized", "X-API-KEY missing or not accepted", "unauthorized")
+            raise Disconnect("unauthorized", "X-API-KEY or request signature not accepted", "unauthorized")
         media = choose_media(params.media)
         if media is None:
             raise Disconnect("error", "No supported media format offered (Rafiq takes PCMU 8000 Hz)", "bad_media")
         roles = [CHANNEL_ROLES[channel] for channel in media.channels]
         self.probe = self.conversation_id == NULL_UUID
         if not self.probe:
-            tenant = params.customConfig.get("tenant") or self.ws.query_params.get("tenant") or "default"
+            config = params.customConfig
+            tenant, campaign = self.binding.apply(config.get("tenant") or self.ws.query_params.get("tenant"),
+                                                  config.get("campaign"), "audiohook")
             try:
                 meta = CallMetadata(
                     call_id=self.conversation_id, protocol="audiohook", roles=sorted(roles, key=["customer", "agent"].index),
-                    tenant=str(tenant), language=language_hint(params.language, self.svc.settings.languages),
+                    tenant=str(tenant or "default"), language=language_hint(params.language, self.svc.settings.languages),
                     platform={"session_id": self.session_id, "organization_id": params.organizationId,
                               "participant_id": params.participant.id,
-                              "campaign": params.customConfig.get("campaign"),
-                              "agent": params.customConfig.get("agent"),
+                              "campaign": campaign,
+                              "agent": config.get("agent"),
                               "continued_sessions": [s.get("id") for s in params.continuedSessions or []] or None},
+                    record={"stream_id": self.session_id, "caller_number": params.participant.ani,
+                            "called_number": params.participant.dnis,
+                            "queue": _text(config.get("queue")), "platform_agent_id": _text(config.get("agentId"))},
                 )
             except ValidationError as exc:
                 raise Disconnect("error", f"customConfig: {exc.errors()[0]['msg']}", "bad_open") from None
@@ -251,9 +365,12 @@ class AudioHookSession:
             except CallError as exc:
                 raise Disconnect("error", f"{exc.code}: {exc.message}", exc.code) from None
             self.call.add_stream("audio", "pcm_mulaw", 8000, roles)
+            self.transcribe = params.supportedLanguages or bool(params.customConfig.get("transcription"))
+            if self.transcribe:
+                self._start_transcripts(media, params.language, seconds(message.position))
         opened: dict[str, Any] = {"startPaused": False, "media": [media.model_dump()]}
         if params.supportedLanguages:
-            opened["supportedLanguages"] = list(self.svc.settings.languages)
+            opened["supportedLanguages"] = [language_tag(code) for code in self.svc.settings.languages]
         self.state = "active"
         await self.send("opened", opened)
         log.info("audiohook session opened", extra=self._log_extra(media=media.model_dump(), probe=self.probe,
@@ -282,13 +399,56 @@ class AudioHookSession:
         self._fill_gap(seconds(message.parameters.get("discarded")))
         log.warning("audiohook: client discarded audio", extra=self._log_extra(parameters=message.parameters))
 
-    def _fill_gap(self, duration: float) -> None:
-        if self.call is not None and duration > 0:
-            self.call.push_silence("audio", min(duration, MAX_SILENCE_FILL_S))
+    def _fill_gap(self, gap: float) -> None:
+        if self.call is not None and gap > 0:
+            self.call.push_silence("audio", min(gap, MAX_SILENCE_FILL_S))
+            if self.timeline is not None:
+                # The stream moved on by the whole gap; the call's channels by the fill only.
+                call_s = self._call_time()
+                self.timeline.anchor(call_s, self.timeline.position(call_s) + gap - min(gap, MAX_SILENCE_FILL_S))
+
+    # --- transcription connector ----------------------------------------------------------------
+
+    def _call_time(self) -> float:
+        return self.call.attachment.session.transcriber.channels[0].received_s
+
+    def _start_transcripts(self, media: MediaOffer, language: str | None, position_s: float) -> None:
+        session = self.call.attachment.session
+        self.channel_ids = {CHANNEL_ROLES[channel]: index for index, channel in enumerate(media.channels)}
+        self.language = language
+        self.timeline = StreamTimeline(self._call_time(), position_s)
+        for channel in session.transcriber.channels:
+            channel.word_timestamps = True
+        self._events = self.svc.calls.bus.subscribe(self.conversation_id)
+        self._transcripts = asyncio.ensure_future(self._send_transcripts())
+
+    async def _send_transcripts(self) -> None:
+        while True:
+            event = await self._events.get()
+            if event.get("type") == "call.ended":
+                return
+            if event.get("type") != "transcript.final" or event.get("speaker") not in self.channel_ids:
+                continue
+            if self.state not in ("active", "paused"):
+                continue  # after our disconnect or the close, nothing more is sent
+            entity = transcript_entity(event, self.channel_ids[event["speaker"]], self.timeline, self.language)
+            try:
+                await self.send("event", {"entities": [entity]})
+            except (RuntimeError, WebSocketDisconnect):
+                return
+            log.debug("audiohook transcript sent", extra=self._log_extra(segment_id=event["segment_id"]))
+
+    async def _stop_transcripts(self) -> None:
+        if self._events is not None:
+            self.svc.calls.bus.unsubscribe(self.conversation_id, self._events)
+            self._events = None
+        if self._transcripts is not None:
+            self._transcripts.cancel()
 
     async def _on_update(self, message: ClientMessage) -> None:
         language = message.parameters.get("language")
         if self.call is not None and isinstance(language, str):
+            self.language = language  # transcripts carry Genesys's tag for it from now on
             hint = language_hint(language, self.svc.settings.languages)
             self.call.attachment.session.set_language(hint)
             log.info("audiohook language updated", extra=self._log_extra(language=language, forced=hint))
@@ -307,6 +467,9 @@ class AudioHookSession:
         release = asyncio.ensure_future(self._release())
         self.svc.calls.keep(release)
         await asyncio.wait({release}, timeout=CLOSED_WITHIN_S)
+        if self._transcripts is not None:
+            # The last utterances' transcripts go out before closed (the call's end, within the bound).
+            await asyncio.wait({self._transcripts}, timeout=0.2 if not release.done() else 1.0)
         self.state = "closed"
         await self.send("closed", {})
         log.info("audiohook session closed", extra=self._log_extra(reason=reason, position=message.position))

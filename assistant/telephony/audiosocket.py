@@ -23,6 +23,7 @@ from functools import partial
 
 from assistant.sessions import CallError
 
+from .auth import UNBOUND, Refused, check_source
 from .driver import CallMetadata, TelephonyCall
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,15 @@ class AudioSocketConnection:
 
     async def run(self) -> None:
         end_reason: str | None = None
+        auth = self.svc.ingress
+        self.binding = UNBOUND
+        if auth is not None and auth.audiosocket:  # RAFIQ_AUDIOSOCKET_ALLOW set; else any source (development)
+            try:
+                self.binding = check_source(auth.audiosocket, self.peer[0] if self.peer else "")
+            except Refused as exc:
+                log.warning("audiosocket: connection refused", extra=self._log_extra(detail=exc.detail))
+                self.writer.close()
+                return
         try:
             await self._open()
             end_reason = await self._receive()
@@ -106,8 +116,9 @@ class AudioSocketConnection:
         if len(payload) != 16:
             raise ProtocolViolation(f"the UUID payload must be 16 bytes, not {len(payload)}")
         self.call_id = str(uuid.UUID(bytes=payload))  # canonical lower-case form
+        tenant, campaign = self.binding.apply(None, None, "audiosocket")
         meta = CallMetadata(call_id=self.call_id, protocol="audiosocket", roles=self.call_roles,
-                            platform={"uuid": self.call_id})
+                            tenant=tenant or "default", platform={"uuid": self.call_id, "campaign": campaign})
         self.call = await TelephonyCall.open(self.svc.calls, meta, feeds=[self.role])
         log.info("audiosocket connected", extra=self._log_extra())
 

@@ -32,6 +32,12 @@ class CallMetadata(BaseModel):
     tenant: str = Field(default="default", pattern=TENANT_PATTERN)
     language: str | None = None  # forced language, or None to detect per utterance
     platform: dict[str, Any] = Field(default_factory=dict)  # platform ids and custom parameters, recorded
+    # The call record's platform columns (records.PLATFORM_COLUMNS) beyond platform and call id:
+    # stream_id, caller_number, called_number, queue, platform_agent_id.
+    record: dict[str, str | None] = Field(default_factory=dict)
+
+    def record_fields(self) -> dict[str, str | None]:
+        return {"platform": self.protocol, "platform_call_id": self.call_id, **self.record}
 
     def source(self) -> dict[str, Any]:
         return {"protocol": self.protocol, **{k: v for k, v in self.platform.items() if v is not None}}
@@ -61,7 +67,7 @@ class TelephonyCall:
         # metadata) scopes the call's suggestions to that campaign's articles and the shared ones.
         attachment = await registry.open(meta.call_id, meta.tenant, list(meta.roles), meta.language,
                                          feeds=feeds, resumable=True, source=meta.source(),
-                                         campaign=meta.platform.get("campaign"))
+                                         campaign=meta.platform.get("campaign"), platform=meta.record_fields())
         return cls(meta, attachment)
 
     @property

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assistant.ingest import ProtocolError
 from assistant.sessions import CallError
 
+from .auth import UNBOUND, Binding, Refused, check_token, freeswitch_token
 from .driver import CallMetadata, TelephonyCall, language_hint
 
 log = logging.getLogger(__name__)
@@ -75,8 +76,20 @@ class ForkStream:
         self.svc = services
         self.call: TelephonyCall | None = None
         self.call_id: str | None = ws.query_params.get("call_id")
+        self.binding: Binding = UNBOUND
 
     async def run(self) -> None:
+        auth = self.svc.ingress
+        if auth is not None and auth.freeswitch:  # RAFIQ_FREESWITCH_TOKEN set; else open (development)
+            try:
+                self.binding = check_token(auth.freeswitch, freeswitch_token(self.ws.query_params, self.ws.headers),
+                                           "RAFIQ_FREESWITCH_TOKEN")
+            except Refused as exc:
+                client = self.ws.client
+                log.warning("freeswitch: upgrade refused", extra={"remote": client.host if client else None,
+                                                                 "detail": exc.detail})
+                await self.ws.close(1008)  # before accept: HTTP 403 on the upgrade
+                return
         await self.ws.accept()
         end_reason: str | None = None
         error: ProtocolError | None = None
@@ -145,12 +158,18 @@ class ForkStream:
             raise ProtocolError("bad_metadata", f"mix must be mono, mixed or stereo, not {mix!r}", close_code=1003)
         roles = MIX_ROLES[mix]
         language = metadata.language or query.get("language")
+        tenant, campaign = self.binding.apply(metadata.tenant or query.get("tenant"), metadata.campaign, "freeswitch")
+        extra = {k: (str(v) if v is not None else None) for k, v in (metadata.model_extra or {}).items()}
         try:
             meta = CallMetadata(call_id=self.call_id, protocol="freeswitch", roles=roles,
-                                tenant=metadata.tenant or query.get("tenant") or "default",
+                                tenant=tenant or "default",
                                 language=language_hint(language, self.svc.settings.languages),
-                                platform={"mix": mix, "sample_rate": rate, "campaign": metadata.campaign,
-                                          "agent": metadata.agent})
+                                platform={"mix": mix, "sample_rate": rate, "campaign": campaign,
+                                          "agent": metadata.agent},
+                                # The dialplan's metadata names them (e.g. ${caller_id_number}).
+                                record={"caller_number": extra.get("caller") or extra.get("from"),
+                                        "called_number": extra.get("called") or extra.get("to"),
+                                        "queue": extra.get("queue"), "platform_agent_id": extra.get("agent_id")})
         except ValidationError as exc:
             raise ProtocolError("bad_metadata", f"tenant: {exc.errors()[0]['msg']}") from None
         self.call = await TelephonyCall.open(self.svc.calls, meta)

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from assistant.sessions import CallError
 
+from .auth import UNBOUND, Binding, Refused, check_twilio, twilio_url
 from .driver import CallMetadata, TelephonyCall, language_hint
 
 log = logging.getLogger(__name__)
@@ -81,19 +82,25 @@ class StreamClosed(Exception):
         self.reason = f"{error}: {detail}"
 
 
-def metadata_from_start(start: StartInfo, allowed_languages: tuple[str, ...]) -> CallMetadata:
+def metadata_from_start(start: StartInfo, allowed_languages: tuple[str, ...],
+                        binding: Binding = UNBOUND) -> CallMetadata:
     fmt = start.mediaFormat
     if fmt.encoding != "audio/x-mulaw" or fmt.sampleRate != 8000 or fmt.channels != 1:
         # Media Streams always send 8 kHz mono mu-law; anything else is not Twilio's format.
         raise StreamClosed(1003, "unsupported_media_format", f"mediaFormat {fmt.encoding} {fmt.sampleRate} Hz x{fmt.channels}")
     params = start.customParameters
     roles = [role for track, role in TRACK_ROLES.items() if track in start.tracks]
+    tenant, campaign = binding.apply(params.get("tenant"), params.get("campaign"), "twilio")
     try:
         return CallMetadata(
-            call_id=start.callSid, protocol="twilio", roles=roles, tenant=params.get("tenant") or "default",
+            call_id=start.callSid, protocol="twilio", roles=roles, tenant=tenant or "default",
             language=language_hint(params.get("language"), allowed_languages),
             platform={"stream_sid": start.streamSid, "account_sid": start.accountSid,
-                      "campaign": params.get("campaign"), "agent": params.get("agent")},
+                      "campaign": campaign, "agent": params.get("agent")},
+            # Media Streams carry no numbers: the TwiML <Parameter>s from/to (or caller/called) do.
+            record={"stream_id": start.streamSid, "caller_number": params.get("from") or params.get("caller"),
+                    "called_number": params.get("to") or params.get("called"), "queue": params.get("queue"),
+                    "platform_agent_id": params.get("agent_id")},
         )
     except ValidationError as exc:
         raise StreamClosed(1008, "bad_start", exc.errors()[0]["msg"]) from None
@@ -109,11 +116,28 @@ class TwilioStream:
         self.stream_sid: str | None = None
         self.last_sequence = 0
         self.media_dropped = 0
+        self.binding: Binding = UNBOUND
 
     def _log_extra(self, **fields) -> dict:
         return {"call_id": self.call.call_id if self.call else None, "stream_sid": self.stream_sid, **fields}
 
+    def _authenticate(self) -> None:
+        """X-Twilio-Signature over the URL Twilio was given (RAFIQ_PUBLIC_URL + path and query)."""
+        auth = self.svc.ingress
+        if auth is None or not auth.twilio:
+            return  # RAFIQ_TWILIO_AUTH_TOKEN unset: open (development), listed at start-up
+        url = twilio_url(auth.public_url, self.ws.url.path, self.ws.url.query, str(self.ws.url))
+        self.binding = check_twilio(auth.twilio, url, self.ws.headers.get("x-twilio-signature"))
+
     async def run(self) -> None:
+        try:
+            self._authenticate()
+        except Refused as exc:
+            client = self.ws.client
+            log.warning("twilio: upgrade refused", extra={"remote": client.host if client else None,
+                                                         "detail": exc.detail})
+            await self.ws.close(1008)  # before accept: the upgrade is answered HTTP 403
+            return
         await self.ws.accept()
         try:
             await self._receive_until_start()
@@ -198,7 +222,7 @@ class TwilioStream:
         except ValidationError as exc:
             raise StreamClosed(1008, "bad_start", f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}") from None
         self.stream_sid = start.streamSid or start.start.streamSid
-        meta = metadata_from_start(start.start, self.svc.settings.languages)
+        meta = metadata_from_start(start.start, self.svc.settings.languages, self.binding)
         try:
             self.call = await TelephonyCall.open(self.svc.calls, meta)
         except CallError as exc:
