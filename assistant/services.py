@@ -26,6 +26,7 @@ from speech.streaming import StreamingConfig
 from speech.vad import EndpointerConfig
 
 from .call_stats import CallStatsObserver
+from .compute import CallComputeObserver, asr_watts
 from .config import Settings
 from .events import EventBus
 from .records import CallRecords
@@ -132,6 +133,7 @@ def build_services(settings: Settings) -> Services:
                             redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
                             agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
     stats = CallStats(db)
+    registry.observers.append(CallComputeObserver(engine, device.device, asr_watts(settings, device.device)))
     registry.observers.append(CallStatsObserver(records, stats))
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,

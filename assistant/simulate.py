@@ -39,7 +39,7 @@ async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = No
                        language: str | None = None, tenant: str | None = None, frame_ms: int = 100,
                        encoding: str = "pcm_s16le", sample_rate: int = TARGET_RATE,
                        on_frame: Callable[[float], Awaitable[None] | None] | None = None,
-                       api_key: str | None = None, agent: str | None = None) -> dict:
+                       api_key: str | None = None, agent: str | None = None, campaign: str | None = None) -> dict:
     """Stream float32 (channels, n) 16 kHz audio to ``url``; returns what the server said at the end.
 
     ``api_key``: an ingest API key (``rafiq apikeys create``), sent as a bearer token. ``agent``:
@@ -60,6 +60,8 @@ async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = No
         start["tenant"] = tenant
     if agent is not None:
         start["agent"] = agent
+    if campaign is not None:
+        start["campaign"] = campaign  # the call's campaign (its suggestions, its dashboard figures)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     errors: list[dict] = []
     async with websockets.connect(url, max_size=None, open_timeout=30, additional_headers=headers) as ws:

@@ -58,6 +58,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/"): PAGE,
     ("GET", "/trainer"): PAGE,
     ("GET", "/admin"): PAGE,
+    ("GET", "/supervisor/analytics"): PAGE,
     ("GET", "/login"): Rule(public=True),
     # calls
     ("WS", "/v1/calls/{call_id}/audio"): _r("ingest"),
@@ -98,6 +99,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/kb/gaps/{gap_id}/dismiss"): _r("trainer", audit="kb.gap.dismiss"),
     ("POST", "/v1/kb/gaps/{gap_id}/reopen"): _r("trainer", audit="kb.gap.reopen"),
     ("POST", "/v1/kb/gaps/{gap_id}/draft"): _r("trainer", audit="kb.gap.draft"),
+    # the supervisors' dashboard (a supervisor with a team: that team's calls only, checked by the route)
+    ("GET", "/v1/analytics/charts"): _r("supervisor"),
+    ("GET", "/v1/analytics/charts/{name}"): _r("supervisor"),
     # administration of the tenant
     ("GET", "/v1/users"): _r("admin"),
     ("POST", "/v1/users"): _r("admin", audit="user.create"),

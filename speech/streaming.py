@@ -135,7 +135,8 @@ class ChannelTranscriber:
             self._spoken_language = self.hint
 
     def _request(self, audio: np.ndarray, prefix: str = "") -> DecodeRequest:
-        return DecodeRequest(audio, self.forced, self._spoken_language, prefix=prefix, hint=self.hint)
+        return DecodeRequest(audio, self.forced, self._spoken_language, prefix=prefix, hint=self.hint,
+                             owner=self.call_key)
 
     def _audio(self, start: int, end: int) -> np.ndarray:
         return self._buffer[max(0, start - self._buffer_start): max(0, end - self._buffer_start)]

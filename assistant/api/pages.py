@@ -18,6 +18,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "/": ("index.html", ("agent", "supervisor")),
     "/trainer": ("trainer.html", ("trainer", "supervisor")),
     "/admin": ("admin.html", ("admin",)),
+    "/supervisor/analytics": ("analytics.html", ("supervisor",)),
 }
 
 

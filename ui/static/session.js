@@ -21,7 +21,8 @@
   var PAGES = [
     { path: "/", roles: ["agent", "supervisor"], label: "nav.panel", testid: "nav-panel" },
     { path: "/trainer", roles: ["trainer", "supervisor"], label: "nav.trainer", testid: "nav-trainer" },
-    { path: "/admin", roles: ["admin"], label: "nav.admin", testid: "nav-admin" }
+    { path: "/admin", roles: ["admin"], label: "nav.admin", testid: "nav-admin" },
+    { path: "/supervisor/analytics", roles: ["supervisor"], label: "nav.analytics", testid: "nav-analytics" }
   ];
 
   function readCookie(name) {
