@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -103,9 +103,10 @@ class Dashboard:
     # -- helpers ---------------------------------------------------------------------------
 
     def _day(self, column):
-        """The UTC day of a timestamp column, as "YYYY-MM-DD"."""
+        """The UTC day of a timestamp column (a date on PostgreSQL, "YYYY-MM-DD" text on SQLite;
+        ``_rows`` turns dates into that text): a cast, much cheaper per row than to_char."""
         if self.engine.dialect.name == "postgresql":
-            return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")
+            return sa.cast(sa.func.timezone("UTC", column), sa.Date)
         return sa.func.strftime("%Y-%m-%d", column)  # SQLite stores UTC text
 
     def _hour(self, column):
@@ -115,7 +116,11 @@ class Dashboard:
 
     def _rows(self, query) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [dict(row) for row in conn.execute(query).mappings()]
+            rows = [dict(row) for row in conn.execute(query).mappings()]
+        for row in rows:
+            if isinstance(row.get("day"), date):
+                row["day"] = row["day"].isoformat()
+        return rows
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -198,13 +203,13 @@ class Dashboard:
     def sentiment(self, f: Filters) -> Chart:
         """Calls per customer sentiment (the call's label), and customer utterances per label."""
         t = call_stats_table
-        calls = {r["sentiment"]: int(r["calls"]) for r in self._rows(
-            sa.select(t.c.sentiment, sa.func.count().label("calls")).where(*f.where(t), t.c.sentiment.is_not(None))
-            .group_by(t.c.sentiment))}
-        utterances = self._rows(sa.select(*(sa.func.coalesce(sa.func.sum(t.c[f"{label}_utterances"]), 0).label(label)
-                                            for label in SENTIMENTS)).where(*f.where(t)))[0]
+        row = self._rows(sa.select(
+            *(sa.func.coalesce(sa.func.sum(sa.case((t.c.sentiment == label, 1), else_=0)), 0).label(f"calls_{label}")
+              for label in SENTIMENTS),
+            *(sa.func.coalesce(sa.func.sum(t.c[f"{label}_utterances"]), 0).label(label) for label in SENTIMENTS))
+            .where(*f.where(t)))[0]
         return Chart("sentiment", ["sentiment", "calls", "utterances"],
-                     [{"sentiment": label, "calls": calls.get(label, 0), "utterances": int(utterances[label])}
+                     [{"sentiment": label, "calls": int(row[f"calls_{label}"]), "utterances": int(row[label])}
                       for label in SENTIMENTS])
 
     def sentiment_trend(self, f: Filters) -> Chart:
@@ -221,11 +226,13 @@ class Dashboard:
 
     # -- suggestions -----------------------------------------------------------------------
 
-    def _acceptance(self, f: Filters, key, limit: int | None, order_by_shown: bool):
+    def _acceptance(self, f: Filters, key: list, limit: int | None, order_by_shown: bool):
+        """Suggestions grouped by ``key[0]``: shown and each action, the most shown first when
+        ``order_by_shown``."""
         s = call_suggestions_table
         counts = [sa.func.sum(sa.case((s.c.action == action, 1), else_=0)).label(action)
                   for action in ("used", "edited", "dismissed")]
-        query = sa.select(*key, sa.func.count().label("shown"), *counts).where(*f.where(s)).group_by(*key)
+        query = sa.select(*key, sa.func.count().label("shown"), *counts).where(*f.where(s)).group_by(key[0])
         query = query.order_by(sa.func.count().desc(), key[0]) if order_by_shown else query.order_by(key[0])
         if limit:
             query = query.limit(limit)
@@ -241,24 +248,33 @@ class Dashboard:
         """The 10 articles suggested most, how often, and how often the agent used them."""
         s = call_suggestions_table
         rows = self._acceptance(f, [s.c.article_id], 10, True)
-        titles = self._titles([r["article_id"] for r in rows])
+        titles = self._titles(f.tenant, [r["article_id"] for r in rows])
         return Chart("top_articles", ["article_id", "title", "suggested", "used"],
                      [{"article_id": r["article_id"], "title": titles.get(r["article_id"]), "suggested": int(r["shown"]),
                        "used": int(r["used"])} for r in rows])
 
-    def _titles(self, article_ids: list[str]) -> dict[str, str]:
-        """An article's title as it was last suggested (titles change; the id does not)."""
+    def _titles(self, tenant: str, article_ids: list[str]) -> dict[str, str | None]:
+        """Each article's title as it was last suggested (titles change; the id does not): one
+        index probe per article (``ix_call_suggestions_article``), all in one query of one row."""
         if not article_ids:
             return {}
         s = call_suggestions_table
-        return {r["article_id"]: r["title"] for r in self._rows(
-            sa.select(s.c.article_id, sa.func.max(s.c.title).label("title"))
-            .where(s.c.article_id.in_(article_ids)).group_by(s.c.article_id))}
+        latest = [sa.select(s.c.title).where(s.c.tenant == tenant, s.c.article_id == article_id)
+                  .order_by(s.c.started_at.desc()).limit(1).scalar_subquery().label(f"t{i}")
+                  for i, article_id in enumerate(article_ids)]
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(*latest)).one()
+        return dict(zip(article_ids, row))
 
     def acceptance_by_agent(self, f: Filters) -> Chart:
-        """Per agent: suggestions shown and what the agent did (the last action on each)."""
-        s = call_suggestions_table
-        rows = self._acceptance(f, [s.c.agent], None, False)
+        """Per agent: suggestions shown and what the agent did (the last action on each). From
+        the calls' rows (their counts are those of ``call_suggestions``): one row per call to add up."""
+        t = call_stats_table
+        rows = self._rows(sa.select(t.c.agent, sa.func.sum(t.c.suggestions_shown).label("shown"),
+                                    sa.func.sum(t.c.suggestions_used).label("used"),
+                                    sa.func.sum(t.c.suggestions_edited).label("edited"),
+                                    sa.func.sum(t.c.suggestions_dismissed).label("dismissed"))
+                          .where(*f.where(t), t.c.suggestions_shown > 0).group_by(t.c.agent).order_by(t.c.agent))
         return Chart("acceptance_by_agent", ["agent", "shown", "used", "edited", "dismissed", "no_action", "acceptance"],
                      [{"agent": r["agent"], **self._acceptance_row(r)} for r in rows])
 
@@ -266,7 +282,7 @@ class Dashboard:
         """Per article (the 20 suggested most): shown, used, edited, dismissed."""
         s = call_suggestions_table
         rows = self._acceptance(f, [s.c.article_id], 20, True)
-        titles = self._titles([r["article_id"] for r in rows])
+        titles = self._titles(f.tenant, [r["article_id"] for r in rows])
         return Chart("acceptance_by_article",
                      ["article_id", "title", "shown", "used", "edited", "dismissed", "no_action", "acceptance"],
                      [{"article_id": r["article_id"], "title": titles.get(r["article_id"]), **self._acceptance_row(r)}

@@ -61,6 +61,13 @@ call_stats_table = sa.Table(
     sa.Column("asr_decoder_s", sa.Float, nullable=False, server_default=sa.text("0")),
     sa.Column("energy_wh", sa.Float, nullable=False, server_default=sa.text("0")),
     sa.Index("ix_call_stats_tenant_started", "tenant", "started_at"),
+    # The dashboard's scans (analytics.dashboard) read this index alone on PostgreSQL: an
+    # index-only scan, about 3x faster than visiting the table's rows (bench/analytics.py).
+    sa.Index("ix_call_stats_dashboard", "tenant", "started_at", postgresql_include=[
+        "team", "campaign", "agent", "duration_s", "main_language", "customer_speech_s", "agent_speech_s",
+        "silence_s", "overtalk_s", "negative_utterances", "neutral_utterances", "positive_utterances",
+        "sentiment", "sentiment_score", "suggestions_shown", "suggestions_used", "suggestions_edited",
+        "suggestions_dismissed", "alerts", "asr_encoder_s", "asr_decoder_s", "energy_wh"]),
 )
 
 # One row per suggestion shown on a call (a confirmed replacement counts once, as the original)
@@ -80,7 +87,10 @@ call_suggestions_table = sa.Table(
     sa.Column("title", sa.String(300), nullable=True),
     sa.Column("language", sa.String(8), nullable=True),
     sa.Column("action", sa.String(16), nullable=True),  # used / edited / dismissed; null: none
-    sa.Index("ix_call_suggestions_tenant_started", "tenant", "started_at"),
+    # The dashboard's scans read the index alone on PostgreSQL (an index-only scan: no table rows).
+    sa.Index("ix_call_suggestions_scan", "tenant", "started_at",
+             postgresql_include=["article_id", "action", "team", "campaign"]),
+    sa.Index("ix_call_suggestions_article", "tenant", "article_id", "started_at"),  # an article's latest title
 )
 
 # One row per alert raised on a call (issue 10 §2's ``alert`` events), acknowledged or not.

@@ -52,4 +52,6 @@ class CallComputeObserver:
         }
 
     async def on_end(self, session) -> None:
-        await session.registry.emit(session.call_id, self.event(session.call_id))
+        event = self.event(session.call_id)
+        if event["asr_decodes"]:  # a call with nothing to decode (silence) cost the model nothing
+            await session.registry.emit(session.call_id, event)
