@@ -39,6 +39,8 @@ class CallComputeObserver:
     async def on_event(self, session, event: dict[str, Any]) -> None:
         if event["type"] == "call.started":
             self.engine.track(session.call_id)
+        elif event["type"] == "call.ended":
+            self.engine.usage(session.call_id)  # a call whose end failed before on_end: stop counting it
 
     def event(self, call_id: str) -> dict[str, Any]:
         usage = self.engine.usage(call_id)
