@@ -359,3 +359,27 @@ def test_filters_by_keyboard_and_arabic_right_to_left(page, desk):
     summary.focus()
     page.keyboard.press("Enter")
     expect(page.locator('[data-chart="calls_per_day"] td[data-column="calls"]')).to_have_text("1")
+
+
+def test_a_supervisor_with_a_team_sees_that_team_on_the_page(browser, desk):
+    store = desk.floor.server.accounts()
+    username, password = f"sup-north-{uuid.uuid4().hex[:4]}", uuid.uuid4().hex
+    try:
+        store.add_user(username, password, ["supervisor"], desk.tenant, team="elsewhere")
+    finally:
+        store.engine.dispose()
+    watch = PageWatch(desk.base)
+    ctx = browser.new_context(base_url=desk.base, locale="en-GB")
+    page = ctx.new_page()
+    watch.attach(page)
+    query = "?" + "&".join(f"{k}={v}" for k, v in desk.today.items())
+    sign_in(page, desk.base, username, password, next_path="/supervisor/analytics" + query)
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    team = page.get_by_test_id("filter-team")
+    expect(team).to_have_value("elsewhere")
+    assert team.evaluate("e => e.readOnly")
+    # The tenant's calls are team-<tenant>'s: none of them is this supervisor's to count.
+    expect(page.locator('[data-total="calls"] [data-testid="total-value"]')).to_have_text("0")
+    assert "team=elsewhere" in page.url
+    ctx.close()
+    assert not watch.errors and not watch.foreign, (watch.errors, watch.foreign)
