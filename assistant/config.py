@@ -24,6 +24,11 @@ class Settings:
     asr_compute_type: str = "auto"
     asr_beam_size: int = 5
     asr_threads: int = 0  # 0: all cores
+    # Power drawn by the ASR device while it decodes, for each call's energy estimate (README
+    # "Per-call compute and energy"): asr_watts if set, else the default of the device in use.
+    asr_watts: float = 0.0
+    asr_watts_cpu: float = 65.0  # a server CPU socket under load (a typical 65 W TDP part)
+    asr_watts_cuda: float = 300.0  # a data-centre GPU busy with small batches (well under its peak TDP)
     model_cache: Path = field(default_factory=_default_model_cache)
     languages: tuple[str, ...] = ("fr", "ar", "es", "en", "pt")
     vad_min_silence_ms: int = 500

@@ -30,6 +30,7 @@ from speech.streaming import StreamingConfig
 from speech.vad import EndpointerConfig
 
 from .call_stats import CallStatsObserver
+from .compute import CallComputeObserver, asr_watts
 from .config import Settings
 from .events import EventBus
 from .floor import FloorService
@@ -147,6 +148,7 @@ def build_services(settings: Settings) -> Services:
     quality = QualityStore(db)
     floor = FloorService(AlertRules(db), bus)
     registry.observers.extend([
+        CallComputeObserver(engine, device.device, asr_watts(settings, device.device)),
         CallStatsObserver(records, stats),
         GuidanceObserver(quality, Detector(embeddings, settings.script_meaning_threshold),
                          remind_after_s=settings.script_remind_after_s),

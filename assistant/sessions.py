@@ -545,4 +545,8 @@ class CallRegistry:
                                if e["suggestion_id"] in feedback else None)}
             for e in events if e["type"] == "suggestion"
         ]
+        # The speech model's time and energy for the call (assistant.compute), once it has ended.
+        compute = next((e for e in reversed(events) if e["type"] == "call.compute"), None)
+        call["compute"] = ({k: v for k, v in compute.items() if k not in ("type", "call_id", "seq")}
+                           if compute else None)
         return call

@@ -61,7 +61,7 @@ async def stream_audio(audio: np.ndarray, url: str, roles: list[str] | None = No
     if agent is not None:
         start["agent"] = agent
     if campaign is not None:
-        start["campaign"] = campaign
+        start["campaign"] = campaign  # the call's campaign (its suggestions, its dashboard figures)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     errors: list[dict] = []
     async with websockets.connect(url, max_size=None, open_timeout=30, additional_headers=headers) as ws:

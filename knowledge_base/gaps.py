@@ -138,6 +138,19 @@ class GapCollector:
             rows = conn.execute(query).mappings().all()
             return [self._gap(conn, row) for row in rows]
 
+    def opened_per_day(self, tenant: str, start: datetime, end: datetime,
+                       campaign: str | None = None) -> list[tuple[str, int]]:
+        """Gaps of ``tenant`` first seen in [start, end), counted per UTC day ("YYYY-MM-DD"),
+        whatever their status now (the supervisors' dashboard, through ``assistant``)."""
+        query = sa.select(gaps_table.c.first_seen).where(
+            gaps_table.c.tenant == tenant, gaps_table.c.first_seen >= start, gaps_table.c.first_seen < end)
+        if campaign:
+            query = query.where(gaps_table.c.campaign == campaign)
+        with self.engine.connect() as conn:
+            days = Counter(moment.astimezone(timezone.utc).date().isoformat()
+                           for moment in conn.execute(query).scalars())
+        return sorted(days.items())
+
     def get(self, gap_id: str) -> Gap | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(gaps_table).where(gaps_table.c.id == gap_id)).mappings().first()

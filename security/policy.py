@@ -61,6 +61,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/checklists"): PAGE,
     ("GET", "/supervisor"): PAGE,
     ("GET", "/supervisor/alerts"): PAGE,
+    ("GET", "/supervisor/analytics"): PAGE,
     ("GET", "/login"): Rule(public=True),
     # calls
     ("WS", "/v1/calls/{call_id}/audio"): _r("ingest"),
@@ -122,6 +123,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/v1/calls/{call_id}/quality/items/{item_id}"): _r("supervisor", audit="quality.override"),
     ("GET", "/v1/quality/agents"): _r("supervisor"),
     ("GET", "/v1/quality/campaigns"): _r("supervisor"),
+    # the supervisors' dashboard (a supervisor with a team: that team's calls only, checked by the route)
+    ("GET", "/v1/analytics/charts"): _r("supervisor"),
+    ("GET", "/v1/analytics/charts/{name}"): _r("supervisor"),
     # administration of the tenant
     ("GET", "/v1/users"): _r("admin"),
     ("POST", "/v1/users"): _r("admin", audit="user.create"),

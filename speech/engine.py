@@ -35,6 +35,11 @@ class Recognition:
     no_speech_prob: float
     compression_ratio: float
     words: list[Word] | None = None  # with DecodeRequest.words: each word's time in the utterance
+    # This utterance's share of its batch's model time (seconds): the encoder pass (split evenly:
+    # every utterance is padded to 30 s) and the decoder (language detection split evenly,
+    # generation in proportion to the tokens each produced).
+    encoder_s: float = 0.0
+    decoder_s: float = 0.0
 
 
 @dataclass
@@ -65,6 +70,17 @@ class DecodeRequest:
     prefix: str = ""
     hint: str | None = None
     words: bool = False  # also align each word in time (Recognition.words); costs an encoder pass
+    owner: str | None = None  # the call this decode is for: its model time is counted there
+
+
+@dataclass
+class ComputeUsage:
+    """Model time spent for one call (see ``SpeechEngine.track``)."""
+
+    encoder_s: float = 0.0
+    decoder_s: float = 0.0
+    audio_s: float = 0.0  # audio decoded (partials and speculative finals re-decode audio)
+    decodes: int = 0
 
 
 @dataclass
@@ -148,10 +164,15 @@ class WhisperRecognizer:
     def recognize(self, batch: list[DecodeRequest], beam_size: int) -> list[Recognition]:
         fe = self.model.feature_extractor
         features = np.stack([pad_or_trim(fe(request.audio[:MAX_UTTERANCE_SAMPLES])) for request in batch])
+        # CTranslate2's calls return once their result is computed, so wall time around each one
+        # is that stage's time (the features above are not counted: a few ms on the CPU).
+        started = time.perf_counter()
         encoder_output = self.model.encode(features)
+        encoded = time.perf_counter()
         languages: list[tuple[str, float]] = []
         need_detection = any(request.language is None for request in batch)
         detected = self.model.model.detect_language(encoder_output) if need_detection else []
+        detection_s = time.perf_counter() - encoded
         for i, request in enumerate(batch):
             if request.language is not None:
                 languages.append((request.language, 1.0))
@@ -174,10 +195,13 @@ class WhisperRecognizer:
             return_scores=True,
             return_no_speech_prob=True,
         )
+        generation_s = time.perf_counter() - encoded - detection_s
+        tokens = [max(1, len(result.sequences_ids[0])) for result in results]
+        encoder_share = (encoded - started) / len(batch)
         out = []
-        for (language, lang_prob), result in zip(languages, results):
-            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer(language).eot]
-            text = self._tokenizer(language).decode(tokens).strip()
+        for index, ((language, lang_prob), result) in enumerate(zip(languages, results)):
+            text_tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer(language).eot]
+            text = self._tokenizer(language).decode(text_tokens).strip()
             seq_len = len(result.sequences_ids[0])
             avg_logprob = result.scores[0] * (seq_len ** 1.0) / (seq_len + 1)
             words = self._align(batch[len(out)], features[len(out)], language, tokens) \
@@ -190,6 +214,8 @@ class WhisperRecognizer:
                 avg_logprob=float(avg_logprob),
                 no_speech_prob=float(result.no_speech_prob),
                 compression_ratio=compression_ratio(text),
+                encoder_s=encoder_share,
+                decoder_s=detection_s / len(batch) + generation_s * tokens[index] / sum(tokens),
             ))
         return out
 
@@ -251,6 +277,15 @@ class SpeechEngine:
         self.busy_seconds = 0.0
         self.decoded_audio_seconds = 0.0
         self.dropped_partials = 0
+        self._usage: dict[str, ComputeUsage] = {}  # tracked call → its model time so far
+
+    def track(self, owner: str) -> None:
+        """Count the model time of decodes for ``owner`` (a call id) until ``usage`` takes it."""
+        self._usage.setdefault(owner, ComputeUsage())
+
+    def usage(self, owner: str) -> ComputeUsage | None:
+        """The model time spent for ``owner`` since ``track``, and stop counting it."""
+        return self._usage.pop(owner, None)
 
     def _ensure_worker(self) -> None:
         if self._worker is None or self._worker.done():
@@ -315,6 +350,12 @@ class SpeechEngine:
             self.busy_seconds += time.perf_counter() - started
             for job, result in zip(jobs, results):
                 self.decoded_audio_seconds += len(job.request.audio) / SAMPLE_RATE
+                usage = self._usage.get(job.request.owner) if job.request.owner is not None else None
+                if usage is not None:
+                    usage.encoder_s += result.encoder_s
+                    usage.decoder_s += result.decoder_s
+                    usage.audio_s += len(job.request.audio) / SAMPLE_RATE
+                    usage.decodes += 1
                 if not job.future.done():
                     job.future.set_result(result)
 

@@ -147,7 +147,7 @@ class ChannelTranscriber:
 
     def _request(self, audio: np.ndarray, prefix: str = "", final: bool = False) -> DecodeRequest:
         return DecodeRequest(audio, self.forced, self._spoken_language, prefix=prefix, hint=self.hint,
-                             words=final and self.word_timestamps)
+                             words=final and self.word_timestamps, owner=self.call_key)
 
     def _audio(self, start: int, end: int) -> np.ndarray:
         return self._buffer[max(0, start - self._buffer_start): max(0, end - self._buffer_start)]

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from analytics.stats import CallStats, as_json, compute_stats
+from analytics.dashboard import Dashboard, Filters
+from analytics.stats import CallStats, alert_rows, as_json, compute_stats, suggestion_rows
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
 
@@ -70,3 +71,60 @@ def test_rows_are_stored_updated_read_and_erased(tmp_path):
     assert stored["duration_s"] == 60.0 and stored["languages"] == ["fr", "ar"]
     assert stored["started_at"] == "2026-12-01T09:00:00.000+00:00"
     assert stats.erase(["c1", "unknown"]) == 1 and stats.get("c1") is None
+
+
+def test_each_suggestion_shown_and_each_alert_is_a_row_with_the_agents_last_action():
+    events = EVENTS[:5] + [
+        {"type": "suggestion", "suggestion_id": "s1", "language": "fr",
+         "sources": [{"article_id": "art-1", "title": "Carte bloquée", "language": "fr", "score": 0.8},
+                     {"article_id": "art-2", "title": "Autre", "language": "fr", "score": 0.5}]},
+        {"type": "suggestion", "suggestion_id": "s2", "language": "ar",
+         "sources": [{"article_id": "art-2", "title": "Autre", "language": "ar", "score": 0.7}]},
+        {"type": "suggestion", "suggestion_id": "s2b", "replaces": "s2", "sources": []},
+        {"type": "suggestion.feedback", "suggestion_id": "s1", "action": "dismissed"},
+        {"type": "suggestion.feedback", "suggestion_id": "s1", "action": "edited"},
+        {"type": "alert", "alert_id": "a1", "rule_id": "r-legal", "kind": "phrase", "title": "Avocat"},
+        {"type": "alert", "alert_id": "a2", "rule_id": "r-long", "kind": "duration", "title": "Long call"},
+        {"type": "alert.ack", "alert_id": "a1", "by": "supervisor"},
+        {"type": "call.compute", "asr_encoder_s": 1.25, "asr_decoder_s": 0.5, "energy_wh": 0.0316},
+    ]
+    suggestions = suggestion_rows(CALL, events)
+    assert [(r["suggestion_id"], r["article_id"], r["title"], r["action"]) for r in suggestions] == [
+        ("s1", "art-1", "Carte bloquée", "edited"), ("s2", "art-2", "Autre", None)]
+    assert all(r["agent"] == "agent" and r["team"] == "north" and r["campaign"] == "cards" for r in suggestions)
+    alerts = alert_rows(CALL, events)
+    assert [(r["alert_id"], r["rule_id"], r["kind"], r["acknowledged"]) for r in alerts] == [
+        ("a1", "r-legal", "phrase", True), ("a2", "r-long", "duration", False)]
+    row = compute_stats(CALL, events)
+    assert (row["asr_encoder_s"], row["asr_decoder_s"], row["energy_wh"]) == (1.25, 0.5, 0.0316)
+    assert compute_stats(CALL, EVENTS)["energy_wh"] == 0.0  # a call recorded before compute was measured
+
+
+def test_the_dashboard_adds_up_stored_calls_on_sqlite(tmp_path):
+    """The same queries on SQLite (the default database): two calls, hand-counted."""
+    stats = CallStats(sa.create_engine(f"sqlite:///{tmp_path / 'stats.db'}"))
+    second = {**CALL, "call_id": "c2", "agent": "agent2", "campaign": "loans",
+              "started_at": T0 + timedelta(hours=26), "ended_at": T0 + timedelta(hours=26, seconds=30)}
+    alert = {"type": "alert", "alert_id": "a1", "rule_id": "r-legal", "kind": "phrase", "title": "Avocat"}
+    stats.insert_many([(CALL, EVENTS[:5] + [alert]), (second, [final("customer", 0.0, 10.0, language="es",
+                                                                     label="negative")])])
+    stats.update(CALL, EVENTS[:5] + [alert, {"type": "alert.ack", "alert_id": "a1"}])  # rebuilt, not doubled
+    board = Dashboard(stats.engine, gaps_opened=lambda tenant, start, end, campaign: [("2026-12-01", 4)])
+    every = Filters("default", T0 - timedelta(days=1), T0 + timedelta(days=3))
+    assert board.chart("calls_per_day", every).rows == [{"day": "2026-12-01", "calls": 1},
+                                                        {"day": "2026-12-02", "calls": 1}]
+    hours = board.chart("calls_per_hour", every).rows
+    assert hours[9] == {"hour": 9, "calls": 1} and hours[11] == {"hour": 11, "calls": 1}
+    assert board.chart("handle_time", every).rows[1] == {"day": "2026-12-02", "calls": 1, "avg_handle_s": 30.0}
+    assert board.chart("language_mix", every).rows == [{"language": "es", "calls": 1}, {"language": "fr", "calls": 1}]
+    assert board.chart("sentiment", every).rows == [{"sentiment": "negative", "calls": 1, "utterances": 3},
+                                                    {"sentiment": "neutral", "calls": 1, "utterances": 0},
+                                                    {"sentiment": "positive", "calls": 0, "utterances": 1}]
+    assert board.chart("alerts_per_rule", every).rows == [
+        {"rule_id": "r-legal", "kind": "phrase", "title": "Avocat", "alerts": 1, "acknowledged": 1}]
+    assert board.chart("knowledge_gaps", every).rows == [{"day": "2026-12-01", "opened": 4}]
+    loans = Filters("default", every.start, every.end, campaign="loans")
+    assert board.chart("totals", loans).rows[0]["calls"] == 1
+    assert board.chart("totals", Filters("other", every.start, every.end)).rows[0]["calls"] == 0
+    assert board.chart("totals", Filters("default", every.start, every.end, team="south")).rows[0]["calls"] == 0
+    assert stats.erase(["c1"]) == 1 and board.chart("alerts_per_rule", every).rows == []

@@ -130,7 +130,7 @@ def operations(openapi: dict) -> list[tuple[str, str]]:
 
 # The HTML pages are left out of /openapi.json; the walk adds them.
 PAGES = {("GET", "/"), ("GET", "/trainer"), ("GET", "/admin"), ("GET", "/checklists"), ("GET", "/login"),
-         ("GET", "/supervisor"), ("GET", "/supervisor/alerts")}
+         ("GET", "/supervisor"), ("GET", "/supervisor/alerts"), ("GET", "/supervisor/analytics")}
 
 
 def walked(openapi: dict) -> list[tuple[str, str]]:
@@ -236,7 +236,7 @@ def _judge(expected: str, response: httpx.Response) -> str | None:
 
 
 async def test_pages_send_anonymous_browsers_to_sign_in(rafiq_server):
-    for page in ("/", "/trainer", "/admin", "/supervisor", "/supervisor/alerts"):
+    for page in ("/", "/trainer", "/admin", "/supervisor", "/supervisor/alerts", "/supervisor/analytics"):
         response = httpx.get(f"{rafiq_server}{page}", follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
 

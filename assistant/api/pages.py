@@ -21,6 +21,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "/checklists": ("checklists.html", ("trainer", "supervisor")),
     "/supervisor": ("supervisor.html", ("supervisor", "admin")),
     "/supervisor/alerts": ("alerts.html", ("supervisor", "admin")),
+    "/supervisor/analytics": ("analytics.html", ("supervisor",)),
 }
 
 
