@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from accounts import AccountStore, Principal
+from analytics.sentiment import SentimentModel
 from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
 from knowledge_base.imports import ImportJobs, load_seed
@@ -25,6 +26,7 @@ from speech.vad import EndpointerConfig
 
 from .config import Settings
 from .events import EventBus
+from .live_sentiment import SentimentObserver
 from .records import CallRecords
 from .sessions import CallRegistry
 from .suggestions import Suggester
@@ -44,6 +46,7 @@ class Services:
     imports: ImportJobs
     accounts: AccountStore
     audit: AuditLog
+    sentiment: SentimentModel
     background: set = field(default_factory=set)
     # Short-lived credentials the process gives itself (the demo call streams through the real
     # ingest socket): secret → principal. Never stored, gone at restart.
@@ -100,6 +103,8 @@ def build_services(settings: Settings) -> Services:
     accounts = open_accounts(settings, db)
     audit = AuditLog(db)
     embeddings = UsemEmbeddings(threads=2)
+    # Before the slower models: a missing trained head stops the start-up at once, with the fix.
+    sentiment = SentimentModel.load(embeddings)
     index = PassageIndex.open(embeddings, settings.qdrant_url or None, settings.data_dir / "qdrant")
     knowledge = KnowledgeBase(ArticleStore(db), index)
     if settings.seed_kb and knowledge.store.count() == 0:
@@ -123,6 +128,8 @@ def build_services(settings: Settings) -> Services:
     registry = CallRegistry(engine, records, bus, suggester, streaming, call_limit(settings.max_calls, device.device),
                             resume_grace_s=settings.telephony_resume_s,
                             redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
-                            agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
+                            agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent),
+                            observers=[SentimentObserver(sentiment)])
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
-                    gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit)
+                    gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit,
+                    sentiment=sentiment)

@@ -33,6 +33,7 @@ BODIES = {
     ("PUT", "/v1/calls/{call_id}/agent"): {"agent": "agent2-other"},
     ("POST", "/v1/calls/{call_id}/suggestions/{suggestion_id}/feedback"): {"action": "used"},
     ("PATCH", "/v1/users/{user_id}"): {"display_name": "changed by the matrix"},
+    ("POST", "/v1/analytics/sentiment"): {"texts": ["merci"]},
 }
 for _action in ("submit", "reject", "publish", "archive", "restore"):
     BODIES[("POST", f"/v1/kb/articles/{{article_id}}/{_action}")] = {}
