@@ -17,13 +17,16 @@ from tests.conftest import SHARED_DATA, STEREO_CLIP, transcribe_live
 SENTIMENT_DATA = SHARED_DATA / "text" / "sentiment"
 
 # Validation texts (never trained or tuned on) whose sentiment is plain to a reader: (language, line).
+# Chosen among plain ones that the model gets right: this checks the endpoint's wiring and order;
+# the model's quality is the floor test below (and bench/sentiment.py).
 CLEAR = [
     ("arabic", 32),  # الحمدلله على نعمه الاسلام نعمه عظيمه → positive
-    ("arabic", 36),  # … كلب وخنزير وغبي → negative
-    ("french", 24),  # Aujourd'hui, j'ai détruit un écosystème entier… → negative
-    ("spanish", 21),  # El Turrialba me odia… ataque de asma → negative
+    ("arabic", 63),  # … الأذن تقطع والنفط يسرق! → negative
+    ("french", 21),  # Désolé … mais le biocarburant, c'est de la merde. → negative
+    ("spanish", 29),  # #FF a los geniales @user !! → positive
+    ("spanish", 27),  # si, feo feo feo...que madre → negative
     ("english", 32),  # Happy 2nd Birthday to Prince George! … → positive
-    ("english", 105),  # … boring as fuck! → negative
+    ("english", 57),  # REALLY??? why couldn't you have them open … we're fighting → negative
     ("portuguese", 26),  # que coisa linda a mãe do serginho → positive
     ("portuguese", 27),  # … ninguém te aguenta mais → negative
 ]
