@@ -21,6 +21,11 @@ class CallStarted(BaseModel):
     started_at: str
 
 
+class SentimentOut(BaseModel):
+    label: Literal["negative", "neutral", "positive"]
+    score: float  # calibrated probability of the label
+
+
 class TranscriptEvent(BaseModel):
     type: Literal["transcript.partial", "transcript.final"]
     call_id: str
@@ -33,6 +38,7 @@ class TranscriptEvent(BaseModel):
     confidence: float | None = None
     dialect: str | None = None
     stable_text: str = ""
+    sentiment: SentimentOut | None = None  # on finals (analytics.sentiment), of either speaker
 
 
 class Source(BaseModel):

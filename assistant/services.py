@@ -15,6 +15,7 @@ from analytics.alerts import AlertRules
 from analytics.checklist import Detector
 from analytics.guidance import GuidanceObserver
 from analytics.quality import QualityStore
+from analytics.sentiment import SentimentModel
 from analytics.stats import CallStats
 from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
@@ -34,6 +35,7 @@ from .compute import CallComputeObserver, asr_watts
 from .config import Settings
 from .events import EventBus
 from .floor import FloorService
+from .live_sentiment import SentimentObserver
 from .records import CallRecords
 from .sessions import CallRegistry
 from .suggestions import Suggester
@@ -57,6 +59,7 @@ class Services:
     stats: CallStats
     quality: QualityStore  # quality checklists / call scripts and call scores
     floor: FloorService  # the supervisors' live floor and alert rules
+    sentiment: SentimentModel
     background: set = field(default_factory=set)
     # What else is derived from a call and goes with it when it is erased (retention, erasure):
     # name → function(call_ids) → rows removed. Each analytics store adds itself here.
@@ -120,6 +123,8 @@ def build_services(settings: Settings) -> Services:
     accounts = open_accounts(settings, db)
     audit = AuditLog(db)
     embeddings = UsemEmbeddings(threads=2)
+    # Before the slower models: a missing trained head stops the start-up at once, with the fix.
+    sentiment = SentimentModel.load(embeddings)
     index = PassageIndex.open(embeddings, settings.qdrant_url or None, settings.data_dir / "qdrant")
     knowledge = KnowledgeBase(ArticleStore(db), index)
     if settings.seed_kb and knowledge.store.count() == 0:
@@ -148,6 +153,7 @@ def build_services(settings: Settings) -> Services:
     quality = QualityStore(db)
     floor = FloorService(AlertRules(db), bus)
     registry.observers.extend([
+        SentimentObserver(sentiment),  # first: the others read the sentiment it adds to each final
         CallComputeObserver(engine, device.device, asr_watts(settings, device.device)),
         CallStatsObserver(records, stats),
         GuidanceObserver(quality, Detector(embeddings, settings.script_meaning_threshold),
@@ -156,5 +162,5 @@ def build_services(settings: Settings) -> Services:
     ])
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
-                    quality=quality, floor=floor, ingress=ingress,
+                    quality=quality, floor=floor, ingress=ingress, sentiment=sentiment,
                     call_erasers={"call_stats": stats.erase, "quality_scores": quality.erase})

@@ -53,6 +53,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/auth/logout"): SIGNED_IN,
     ("GET", "/v1/me"): SIGNED_IN,
     ("POST", "/v1/redact"): SIGNED_IN,
+    # analytics: sentiment of any texts (chat logs, quality reviews); people only, not ingest keys
+    ("POST", "/v1/analytics/sentiment"): _r("agent", "supervisor", "trainer", "admin"),
     ("GET", "/v1/metrics"): _r("supervisor", "admin"),
     # web pages (the data they show comes through the API, under the rules below)
     ("GET", "/"): PAGE,

@@ -37,6 +37,7 @@ BODIES = {
     ("POST", "/v1/calls/{call_id}/notes"): {"text": "a note from the matrix"},
     ("POST", "/v1/alert-rules"): {"kind": "duration", "title": "matrix rule", "params": {"seconds": 3600}},
     ("PATCH", "/v1/alert-rules/{rule_id}"): {"title": "changed by the matrix"},
+    ("POST", "/v1/analytics/sentiment"): {"texts": ["merci"]},
 }
 for _action in ("submit", "reject", "publish", "archive", "restore"):
     BODIES[("POST", f"/v1/kb/articles/{{article_id}}/{_action}")] = {}
