@@ -11,7 +11,10 @@ from typing import Callable
 import sqlalchemy as sa
 
 from accounts import AccountStore, Principal
+from analytics.history import CallHistory
 from analytics.stats import CallStats
+from analytics.summary import CallSummaries
+from analytics.wrapup import WrapUpCodes
 from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
 from knowledge_base.imports import ImportJobs, load_seed
@@ -28,7 +31,8 @@ from speech.vad import EndpointerConfig
 from .call_stats import CallStatsObserver
 from .config import Settings
 from .events import EventBus
-from .records import CallRecords
+from .post_call import PostCall
+from .records import CallRecords, calls_table
 from .sessions import CallRegistry
 from .suggestions import Suggester
 
@@ -55,6 +59,9 @@ class Services:
     # Short-lived credentials the process gives itself (the demo call streams through the real
     # ingest socket): secret → principal. Never stored, gone at restart.
     internal_credentials: dict[str, Principal] = field(default_factory=dict)
+    # Call history search, post-call summaries and wrap-up codes (assistant.post_call).
+    history: CallHistory | None = None
+    post_call: PostCall | None = None
 
 
 def create_engine(settings: Settings) -> sa.Engine:
@@ -133,6 +140,12 @@ def build_services(settings: Settings) -> Services:
                             agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
     stats = CallStats(db)
     registry.observers.append(CallStatsObserver(records, stats))
+    # The knowledge base's embeddings (already loaded) also choose wrap-up codes and summaries.
+    history, summaries = CallHistory(db, calls_table), CallSummaries(db)
+    post_call = PostCall(records, history, summaries, WrapUpCodes(db, embeddings.encode), embeddings.encode)
+    registry.observers.append(post_call)
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
-                    call_erasers={"call_stats": stats.erase})
+                    call_erasers={"call_stats": stats.erase, "call_search": history.erase,
+                                  "call_summaries": summaries.erase},
+                    history=history, post_call=post_call)

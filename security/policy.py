@@ -59,6 +59,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/trainer"): PAGE,
     ("GET", "/admin"): PAGE,
     ("GET", "/login"): Rule(public=True),
+    ("GET", "/supervisor/calls"): PAGE,
+    ("GET", "/supervisor/calls/{call_id}"): PAGE,
     # calls
     ("WS", "/v1/calls/{call_id}/audio"): _r("ingest"),
     ("WS", "/v1/calls/{call_id}/events"): _r(*CALL_READERS, audit="call.open"),
@@ -69,6 +71,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/v1/calls/{call_id}/agent"): _r("supervisor", "admin", "ingest", audit="call.assign"),
     ("POST", "/v1/calls/{call_id}/suggestions/{suggestion_id}/feedback"): _r("agent"),
     ("POST", "/v1/demo/calls"): _r("agent"),
+    # call history, post-call summary and wrap-up (agents: their own calls, checked by the routes)
+    ("GET", "/v1/calls/export"): _r(*CALL_READERS, audit="calls.export"),
+    ("PUT", "/v1/calls/{call_id}/wrap_up"): _r(*CALL_READERS, audit="call.wrap_up"),
+    ("GET", "/v1/wrap-up-codes"): _r(*CALL_READERS, "admin"),
+    ("PUT", "/v1/wrap-up-codes"): _r("supervisor", "admin", audit="wrap_up_codes.update"),
     # telephony ingress: each platform signs its own connections
     ("WS", "/v1/ingest/twilio"): PLATFORM,
     ("WS", "/v1/ingest/audiohook"): PLATFORM,

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -216,15 +216,7 @@ async def my_calls(ws: WebSocket, caller: Caller) -> None:
         svc.bus.unsubscribe(channel, queue)
 
 
-@router.get("/v1/calls")
-async def list_calls(request: Request, caller: Caller, limit: int = Query(100, ge=1, le=1000)) -> dict:
-    """Newest first: an agent's own calls; a supervisor's tenant (or team)."""
-    svc = services(request)
-    if caller.has("supervisor"):
-        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, team=caller.team)
-    else:
-        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, agent=caller.name)
-    return {"calls": calls}
+# GET /v1/calls (search, filters, pages) is in assistant/api/history.py.
 
 
 @router.get("/v1/calls/{call_id}")
@@ -235,6 +227,9 @@ async def get_call(request: Request, call_id: str, caller: Caller) -> dict:
     view = await svc.calls.call_view(call_id)
     if view is None:
         raise _unknown_call(call_id)
+    if svc.post_call is not None:  # summary, wrap-up, alerts and notes
+        events = await asyncio.to_thread(svc.records.events, call_id)
+        view = {**(await asyncio.to_thread(svc.post_call.view_fields, view, events)), **view}
     return view
 
 

@@ -18,6 +18,8 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "/": ("index.html", ("agent", "supervisor")),
     "/trainer": ("trainer.html", ("trainer", "supervisor")),
     "/admin": ("admin.html", ("admin",)),
+    "/supervisor/calls": ("history.html", ("supervisor",)),
+    "/supervisor/calls/{call_id}": ("call.html", ("supervisor",)),
 }
 
 
@@ -28,7 +30,7 @@ def home_of(principal: Principal) -> str | None:
 async def _page(request: Request) -> Response:
     principal: Principal | None = request.state.principal
     path = request.url.path
-    filename, roles = PAGES[path]
+    filename, roles = PAGES[request.scope["route"].path]  # the template: /supervisor/calls/{call_id}
     if principal is None or principal.kind != "user":
         return RedirectResponse(f"/login?next={quote(path, safe='')}", status_code=303)
     if not principal.has(*roles):

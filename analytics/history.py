@@ -1,0 +1,287 @@
+"""Call history: the search index of each call's transcript and the filtered, paginated list
+supervisors (and agents, for their own calls) read, exported as CSV or JSON Lines.
+
+One row per call in ``call_search`` holds its transcript folded by ``analytics.search_text``;
+it is written when the call's audio is all transcribed. PostgreSQL keeps a ``tsvector`` of it
+('simple' configuration, GIN index); SQLite matches each word with LIKE. The list itself is the
+call records (live calls too) left-joined with their figures (``call_stats``) and wrap-up
+(``call_summaries``), newest first, paginated by keyset (started_at, call_id): a cursor names
+the last row seen, so calls that start meanwhile never shift or repeat a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from storage import UtcDateTime, ensure_schema
+
+from .search_text import index_text, words
+from .stats import SENTIMENTS, call_stats_table
+from .summary import call_summaries_table
+
+metadata = sa.MetaData()
+
+
+class SearchVector(sa.types.TypeDecorator):
+    """A ``tsvector`` on PostgreSQL; unused text elsewhere (SQLite searches the folded text)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        return dialect.type_descriptor(postgresql.TSVECTOR() if dialect.name == "postgresql" else sa.Text())
+
+
+call_search_table = sa.Table(
+    "call_search",
+    metadata,
+    sa.Column("call_id", sa.String(128), primary_key=True),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("tsv", SearchVector(), nullable=True),
+)
+
+
+class BadQuery(ValueError):
+    """A history filter that cannot be applied; ``code`` is part of the API."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Filters:
+    q: str | None = None
+    since: datetime | None = None  # ``from``
+    until: datetime | None = None  # ``to``
+    agent: str | None = None
+    team: str | None = None
+    campaign: str | None = None
+    language: str | None = None
+    sentiment: str | None = None
+    min_duration: float | None = None
+    wrap_up: str | None = None
+    has_alert: bool | None = None
+    suggestion_used: bool | None = None
+
+
+def parse_moment(value: str | None, name: str, end_of_day: bool = False) -> datetime | None:
+    """An ISO date or datetime (a date alone: its first moment, or its last with ``end_of_day``;
+    a time without zone: UTC)."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=timezone.utc)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadQuery("bad_date", f"{name} must be an ISO date or datetime, not {value!r}") from None
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    if end_of_day and moment.microsecond % 1000 == 0:
+        # An end given to the millisecond (as this API writes times) includes that whole millisecond.
+        moment += timedelta(microseconds=999)
+    return moment
+
+
+def check_filters(filters: Filters) -> Filters:
+    if filters.sentiment is not None and filters.sentiment not in SENTIMENTS:
+        raise BadQuery("bad_sentiment", f"sentiment must be one of {', '.join(SENTIMENTS)}")
+    if filters.since and filters.until and filters.since > filters.until:
+        raise BadQuery("bad_range", "from is after to")
+    if filters.q is not None and filters.q.strip() and not words(filters.q):
+        raise BadQuery("bad_query", "q has no word to search for")
+    if filters.q is not None and len(words(filters.q)) > 16:
+        raise BadQuery("bad_query", "q has more than 16 words")
+    return filters
+
+
+def encode_cursor(started_at: datetime, call_id: str) -> str:
+    raw = json.dumps([started_at.astimezone(timezone.utc).isoformat(), call_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, call_id = json.loads(raw)
+        return datetime.fromisoformat(moment), str(call_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise BadQuery("bad_cursor", "cursor is not one this API returned") from None
+
+
+@dataclass
+class Scope:
+    """Whose calls the caller may list: always one tenant; an agent's own (``agent``); a team
+    supervisor's team and the calls without a team yet (``team``)."""
+
+    tenant: str
+    agent: str | None = None
+    team: str | None = None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="milliseconds") if moment is not None else None
+
+
+class CallHistory:
+    """The search index and the history queries over ``calls_table`` (the call records)."""
+
+    def __init__(self, engine: sa.Engine, calls_table: sa.Table):
+        self.engine = engine
+        self.calls = calls_table
+        self.postgres = engine.dialect.name == "postgresql"
+        ensure_schema(engine, metadata)
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_call_search_tenant_started "
+                                 "ON call_search (tenant, started_at)"))
+            if self.postgres:
+                conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_call_search_tsv ON call_search USING gin (tsv)"))
+
+    # --- the index -----------------------------------------------------------------------
+
+    def index(self, call_id: str, tenant: str, started_at: datetime, texts: list[str]) -> None:
+        """Store the searchable text of a call (its final utterances, already redacted)."""
+        text = index_text(texts)
+        values = {"tenant": tenant, "started_at": started_at, "text": text,
+                  "tsv": sa.func.to_tsvector("simple", text) if self.postgres else None}
+        with self.engine.begin() as conn:
+            updated = conn.execute(call_search_table.update().where(call_search_table.c.call_id == call_id)
+                                   .values(**values)).rowcount
+            if not updated:
+                conn.execute(call_search_table.insert().values(call_id=call_id, **values))
+
+    def index_many(self, rows: list[dict[str, Any]]) -> None:
+        """Bulk insert of {call_id, tenant, started_at, texts} (benchmarks, backfills)."""
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            if self.postgres:
+                conn.execute(sa.text(
+                    "INSERT INTO call_search (call_id, tenant, started_at, text, tsv) "
+                    "VALUES (:call_id, :tenant, :started_at, :text, to_tsvector('simple', :text))"),
+                    [{"call_id": r["call_id"], "tenant": r["tenant"], "started_at": r["started_at"],
+                      "text": index_text(r["texts"])} for r in rows])
+            else:
+                conn.execute(call_search_table.insert(), [
+                    {"call_id": r["call_id"], "tenant": r["tenant"], "started_at": r["started_at"],
+                     "text": index_text(r["texts"]), "tsv": None} for r in rows])
+
+    def erase(self, call_ids: list[str]) -> int:
+        if not call_ids:
+            return 0
+        with self.engine.begin() as conn:
+            return conn.execute(call_search_table.delete().where(call_search_table.c.call_id.in_(call_ids))).rowcount
+
+    # --- the list ------------------------------------------------------------------------
+
+    def _text_match(self, q: str):
+        terms = words(q)
+        s = call_search_table
+        if self.postgres:
+            # Each word as a prefix ("résil" finds "résilier"); words are \w only, safe in tsquery.
+            query = " & ".join(f"{term}:*" for term in terms)
+            return s.c.tsv.op("@@")(sa.func.to_tsquery("simple", query))
+        escaped = [t.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for t in terms]
+        return sa.and_(*[s.c.text.like(f"%{t}%", escape="\\") for t in escaped])
+
+    def _select(self, scope: Scope, filters: Filters):
+        c, st, sm = self.calls, call_stats_table, call_summaries_table
+        wrap_up = sa.func.coalesce(sm.c.wrap_up_confirmed, sm.c.wrap_up_suggested)
+        columns = [
+            c.c.call_id, c.c.tenant, c.c.status, c.c.roles, c.c.language, c.c.started_at, c.c.ended_at,
+            c.c.end_reason, c.c.agent, c.c.team, c.c.campaign,
+            st.c.duration_s, st.c.languages, st.c.main_language, st.c.sentiment, st.c.sentiment_score,
+            st.c.sentiment_trend, st.c.customer_speech_s, st.c.agent_speech_s, st.c.silence_s, st.c.overtalk_s,
+            st.c.suggestions_shown, st.c.suggestions_used, st.c.suggestions_edited, st.c.suggestions_dismissed,
+            st.c.alerts, st.c.notes,
+            wrap_up.label("wrap_up"), sm.c.wrap_up_confirmed, sm.c.summary,
+        ]
+        source = c.outerjoin(st, st.c.call_id == c.c.call_id).outerjoin(sm, sm.c.call_id == c.c.call_id)
+        query = sa.select(*columns).where(c.c.tenant == scope.tenant)
+        if filters.q and words(filters.q):
+            # Searched first, in the tenant's index: the GIN (PostgreSQL) or the tenant's rows (SQLite).
+            source = source.join(call_search_table, call_search_table.c.call_id == c.c.call_id)
+            query = query.where(call_search_table.c.tenant == scope.tenant, self._text_match(filters.q))
+        query = query.select_from(source)
+        if scope.agent is not None:
+            query = query.where(c.c.agent == scope.agent)
+        if scope.team is not None:
+            query = query.where(sa.or_(c.c.team == scope.team, c.c.team.is_(None)))
+        f = filters
+        if f.since is not None:
+            query = query.where(c.c.started_at >= f.since)
+        if f.until is not None:
+            query = query.where(c.c.started_at <= f.until)
+        for column, value in ((c.c.agent, f.agent), (c.c.team, f.team), (c.c.campaign, f.campaign),
+                              (st.c.sentiment, f.sentiment)):
+            if value is not None:
+                query = query.where(column == value)
+        if f.language is not None:
+            # Heard in the call (its figures), or for a live call the language it was started with.
+            query = query.where(sa.or_(st.c.languages.like(f"%,{f.language},%"),
+                                       sa.and_(st.c.call_id.is_(None), c.c.language == f.language)))
+        if f.min_duration is not None:
+            query = query.where(st.c.duration_s >= f.min_duration)
+        if f.wrap_up is not None:
+            query = query.where(wrap_up == f.wrap_up)
+        if f.has_alert is not None:
+            alerts = sa.func.coalesce(st.c.alerts, 0)
+            query = query.where(alerts > 0 if f.has_alert else alerts == 0)
+        if f.suggestion_used is not None:
+            used = sa.func.coalesce(st.c.suggestions_used, 0)
+            query = query.where(used > 0 if f.suggestion_used else used == 0)
+        return query
+
+    def page(self, scope: Scope, filters: Filters, limit: int = 50,
+             cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page, newest first, and the cursor of the next (None at the end)."""
+        c = self.calls
+        query = self._select(scope, check_filters(filters))
+        if cursor:
+            started, call_id = decode_cursor(cursor)
+            query = query.where(sa.or_(c.c.started_at < started,
+                                       sa.and_(c.c.started_at == started, c.c.call_id < call_id)))
+        query = query.order_by(c.c.started_at.desc(), c.c.call_id.desc()).limit(limit + 1)
+        with self.engine.connect() as conn:
+            rows = [dict(row) for row in conn.execute(query).mappings()]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["started_at"], rows[-1]["call_id"]) if more and rows else None
+        return [self._item(row) for row in rows], next_cursor
+
+    def stream(self, scope: Scope, filters: Filters, batch: int = 500) -> Iterator[dict[str, Any]]:
+        """Every matching call, newest first, read a page at a time (exports)."""
+        cursor = None
+        while True:
+            items, cursor = self.page(scope, filters, batch, cursor)
+            yield from items
+            if cursor is None:
+                return
+
+    @staticmethod
+    def _item(row: dict[str, Any]) -> dict[str, Any]:
+        item = dict(row)
+        item["started_at"], item["ended_at"] = _iso(row["started_at"]), _iso(row["ended_at"])
+        item["languages"] = [code for code in (row.get("languages") or "").split(",") if code]
+        item["wrap_up_confirmed"] = row.get("wrap_up_confirmed") is not None
+        return item
+
+
+# What a supervisor's spreadsheet gets, in this order (the JSON Lines export has every field).
+EXPORT_COLUMNS = ("call_id", "status", "started_at", "ended_at", "duration_s", "agent", "team", "campaign",
+                  "languages", "end_reason", "sentiment", "sentiment_score", "sentiment_trend",
+                  "customer_speech_s", "agent_speech_s", "silence_s", "overtalk_s", "suggestions_shown",
+                  "suggestions_used", "suggestions_edited", "suggestions_dismissed", "alerts", "notes",
+                  "wrap_up", "wrap_up_confirmed", "summary")
