@@ -68,6 +68,11 @@ class PostCall:
         if event["type"] == "call.ended":
             await asyncio.to_thread(self.summarise, session.call_id)
 
+    async def on_late_event(self, call_id: str, event: dict[str, Any]) -> None:
+        # Feedback given after the call changes what the summary says was done with each answer.
+        if event.get("type") == "suggestion.feedback":
+            await asyncio.to_thread(self.summarise, call_id)
+
     # --- the call view --------------------------------------------------------------------
 
     def view_fields(self, call: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:

@@ -21,7 +21,8 @@
   var PAGES = [
     { path: "/", roles: ["agent", "supervisor"], label: "nav.panel", testid: "nav-panel" },
     { path: "/trainer", roles: ["trainer", "supervisor"], label: "nav.trainer", testid: "nav-trainer" },
-    { path: "/admin", roles: ["admin"], label: "nav.admin", testid: "nav-admin" }
+    { path: "/admin", roles: ["admin"], label: "nav.admin", testid: "nav-admin" },
+    { path: "/supervisor/calls", roles: ["supervisor"], label: "nav.history", testid: "nav-history" }
   ];
 
   function readCookie(name) {
