@@ -247,13 +247,15 @@ class CallHistory:
     def page(self, scope: Scope, filters: Filters, limit: int = 50,
              cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
         """One page, newest first, and the cursor of the next (None at the end)."""
-        c = self.calls
         query = self._select(scope, check_filters(filters))
+        # A search is ordered on the index's own copy of (started_at, call_id), so PostgreSQL sorts
+        # the text matches first and joins the call records, figures and wrap-ups of one page only.
+        keys = call_search_table if filters.q and words(filters.q) else self.calls
         if cursor:
             started, call_id = decode_cursor(cursor)
-            query = query.where(sa.or_(c.c.started_at < started,
-                                       sa.and_(c.c.started_at == started, c.c.call_id < call_id)))
-        query = query.order_by(c.c.started_at.desc(), c.c.call_id.desc()).limit(limit + 1)
+            query = query.where(sa.or_(keys.c.started_at < started,
+                                       sa.and_(keys.c.started_at == started, keys.c.call_id < call_id)))
+        query = query.order_by(keys.c.started_at.desc(), keys.c.call_id.desc()).limit(limit + 1)
         with self.engine.connect() as conn:
             rows = [dict(row) for row in conn.execute(query).mappings()]
         more = len(rows) > limit
