@@ -300,7 +300,7 @@ def test_each_sees_only_the_calls_they_may(world):
     ({"from": "2026-02-01", "to": "2026-01-01"}, "bad_range"), ({"cursor": "not-a-cursor"}, "bad_cursor"),
     ({"has_alert": "maybe"}, "bad_parameter"), ({"min_duration": "long"}, "bad_parameter"),
     ({"limit": "0"}, "bad_parameter"), ({"sentimant": "negative"}, "unknown_parameter"),
-    ({"q": "!!! ..."}, "bad_query"),
+    ({"q": "!!! ..."}, "bad_query"), ({"language": "f%"}, "bad_language"),
 ])
 def test_bad_parameters_get_a_clear_error(world, params, code):
     response = world.get("/v1/calls", **params)
