@@ -226,7 +226,7 @@ class CallHistory:
         (materialised), and only those are sorted and joined."""
         s = call_search_table
         if not self.postgres:
-            return s, False
+            return s, 0.0
         in_tenant = sa.select(s.c.call_id).where(s.c.tenant == scope.tenant)
         matching = self._estimate(conn, in_tenant.where(self._text_match(filters.q)))
         total = self._estimate(conn, in_tenant)
@@ -234,11 +234,15 @@ class CallHistory:
                                                  filters.campaign, filters.language, filters.sentiment,
                                                  filters.wrap_up, filters.has_alert, filters.suggestion_used))
         if matching > (0.20 if narrowed else 0.05) * max(total, 1.0):
-            return s, False
-        found = (sa.select(s.c.call_id, s.c.started_at)
-                 .where(s.c.tenant == scope.tenant, self._text_match(filters.q))
-                 .cte("matches").prefix_with("MATERIALIZED"))
-        return found, True
+            return s, 0.0
+        return None, matching
+
+    def _recent_matches(self, scope: Scope, filters: Filters, since: datetime | None):
+        s = call_search_table
+        query = sa.select(s.c.call_id, s.c.started_at).where(s.c.tenant == scope.tenant, self._text_match(filters.q))
+        if since is not None:  # with the (tenant, started_at) index, PostgreSQL ANDs the two bitmaps
+            query = query.where(s.c.started_at >= since)
+        return query.cte("matches").prefix_with("MATERIALIZED")
 
     def _select(self, scope: Scope, filters: Filters, matches=None):
         c, st, sm = self.calls, call_stats_table, call_summaries_table
@@ -298,9 +302,21 @@ class CallHistory:
         with self.engine.connect() as conn:
             # A search is ordered on the index's own copy of (started_at, call_id), so the text
             # matches are sorted first and the records, figures and wrap-ups of one page joined.
-            keys = self._matches(conn, scope, filters)[0] if filters.q and words(filters.q) else self.calls
-            query = self._select(scope, filters, keys if keys is not self.calls else None)
-            return self._page(conn, query, keys, limit, cursor)
+            if not (filters.q and words(filters.q)):
+                return self._page(conn, self._select(scope, filters), self.calls, limit, cursor)
+            keys, matching = self._matches(conn, scope, filters)
+            if keys is not None:
+                return self._page(conn, self._select(scope, filters, keys), keys, limit, cursor)
+            # The GIN's matches, newest first: the last week before the page's start, then wider,
+            # until a page is full (a common word fills it from the last days' calls alone).
+            upper = decode_cursor(cursor)[0] if cursor else datetime.now(timezone.utc)
+            for days in (7, 30, 120, None) if matching > 300 else (None,):
+                since = upper - timedelta(days=days) if days is not None else None
+                keys = self._recent_matches(scope, filters, since)
+                items, next_cursor = self._page(conn, self._select(scope, filters, keys), keys, limit, cursor)
+                if next_cursor is not None or days is None:
+                    return items, next_cursor
+            raise AssertionError("unreachable")
 
     def _page(self, conn, query, keys, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
         if cursor:
