@@ -310,7 +310,12 @@ class CallHistory:
             # The GIN's matches, newest first: the last week before the page's start, then wider,
             # until a page is full (a common word fills it from the last days' calls alone).
             upper = decode_cursor(cursor)[0] if cursor else datetime.now(timezone.utc)
-            for days in (7, 30, 120, None) if matching > 300 else (None,):
+            narrowed = any(v is not None for v in (scope.agent, scope.team, filters.agent, filters.team,
+                                                     filters.campaign, filters.language, filters.sentiment,
+                                                     filters.wrap_up, filters.has_alert, filters.suggestion_used))
+            # Other filters keep fewer of the matches: start wider.
+            windows = (7, 30, 120, None) if not narrowed else (45, None)
+            for days in windows if matching > 300 else (None,):
                 since = upper - timedelta(days=days) if days is not None else None
                 keys = self._recent_matches(scope, filters, since)
                 items, next_cursor = self._page(conn, self._select(scope, filters, keys), keys, limit, cursor)

@@ -218,6 +218,8 @@ def run(url: str, calls: int = 100_000, repeats: int = 40, keep: bool = False) -
     print("|---|---:|---:|")
     for query, values in timings.items():
         print(f"| {query} | {statistics.median(values):.1f} | {p95(values):.1f} |")
+    words_searched = [v for query, values in timings.items() if query.startswith("q") for v in values]
+    print(f"| **searches with q** | {statistics.median(words_searched):.1f} | {p95(words_searched):.1f} |")
     print(f"| **all searches** | {statistics.median(every):.1f} | {p95(every):.1f} |")
     return {"calls": calls, "p50_ms": statistics.median(every), "p95_ms": p95(every),
             "by_query": {q: {"p50_ms": statistics.median(v), "p95_ms": p95(v)} for q, v in timings.items()}}
