@@ -14,7 +14,7 @@ sentiment labels from the corpus's labels, suggestions and feedback, alerts), it
 ``CallHistory.index_many`` and a summary row with a wrap-up code.
 
 The searched words are drawn at random (seeded) from the corpus vocabulary and the phrase list:
-nothing here was tuned on the queries. ``--func`` callers: ``run(url, calls, repeats)`` returns
+nothing here was tuned on the queries. ``run(url, calls, repeats)`` returns
 the figures (for ``bench/analytics.py``).
 """
 
