@@ -16,7 +16,7 @@ from security.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware, co
 from security.policy import missing_rules
 from ui import STATIC_DIR
 
-from .api import accounts, analytics, audit, calls, dashboard, demo, floor, gaps, kb, pages, privacy, quality, telephony
+from .api import accounts, analytics, audit, calls, dashboard, demo, floor, gaps, history, kb, pages, privacy, quality, telephony
 from .api.auth import AUTHORIZE, AuthError, Caller, auth_error_handler
 from .config import Settings
 from .logs import setup_logging
@@ -93,7 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Rafiq", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   summary="Real-time agent assist for multilingual call centres",
                   dependencies=[AUTHORIZE])
-    for module in (accounts, calls, floor, kb, gaps, demo, telephony, privacy, audit, quality, analytics, dashboard, pages):
+    # history before calls: its /v1/calls/export must win over /v1/calls/{call_id}.
+    for module in (accounts, history, calls, floor, kb, gaps, demo, telephony, privacy, audit, quality, analytics, dashboard,
+                   pages):
         app.include_router(module.router)
     app.add_exception_handler(AuthError, auth_error_handler)
 

@@ -14,9 +14,12 @@ from accounts import AccountStore, Principal
 from analytics.alerts import AlertRules
 from analytics.checklist import Detector
 from analytics.guidance import GuidanceObserver
+from analytics.history import CallHistory
 from analytics.quality import QualityStore
 from analytics.sentiment import SentimentModel
 from analytics.stats import CallStats
+from analytics.summary import CallSummaries
+from analytics.wrapup import WrapUpCodes
 from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
 from knowledge_base.imports import ImportJobs, load_seed
@@ -36,7 +39,8 @@ from .config import Settings
 from .events import EventBus
 from .floor import FloorService
 from .live_sentiment import SentimentObserver
-from .records import CallRecords
+from .post_call import PostCall
+from .records import PLATFORM_COLUMNS, CallRecords, calls_table
 from .sessions import CallRegistry
 from .suggestions import Suggester
 from .telephony.auth import IngressAuth
@@ -69,6 +73,9 @@ class Services:
     internal_credentials: dict[str, Principal] = field(default_factory=dict)
     # Telephony credentials and their tenant bindings (assistant/telephony/auth.py).
     ingress: IngressAuth | None = None
+    # Call history search, post-call summaries and wrap-up codes (assistant.post_call).
+    history: CallHistory | None = None
+    post_call: PostCall | None = None
 
 
 def create_engine(settings: Settings) -> sa.Engine:
@@ -152,6 +159,9 @@ def build_services(settings: Settings) -> Services:
     stats = CallStats(db)
     quality = QualityStore(db)
     floor = FloorService(AlertRules(db), bus)
+    # The knowledge base's embeddings (already loaded) also choose wrap-up codes and summaries.
+    history, summaries = CallHistory(db, calls_table, PLATFORM_COLUMNS), CallSummaries(db)
+    post_call = PostCall(records, history, summaries, WrapUpCodes(db, embeddings.encode), embeddings.encode)
     registry.observers.extend([
         SentimentObserver(sentiment),  # first: the others read the sentiment it adds to each final
         CallComputeObserver(engine, device.device, asr_watts(settings, device.device)),
@@ -159,8 +169,11 @@ def build_services(settings: Settings) -> Services:
         GuidanceObserver(quality, Detector(embeddings, settings.script_meaning_threshold),
                          remind_after_s=settings.script_remind_after_s),
         floor,
+        post_call,
     ])
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
-                    quality=quality, floor=floor, ingress=ingress, sentiment=sentiment,
-                    call_erasers={"call_stats": stats.erase, "quality_scores": quality.erase})
+                    quality=quality, floor=floor, ingress=ingress, sentiment=sentiment, history=history,
+                    post_call=post_call,
+                    call_erasers={"call_stats": stats.erase, "quality_scores": quality.erase,
+                                  "call_search": history.erase, "call_summaries": summaries.erase})

@@ -65,6 +65,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/supervisor/alerts"): PAGE,
     ("GET", "/supervisor/analytics"): PAGE,
     ("GET", "/login"): Rule(public=True),
+    ("GET", "/supervisor/calls"): PAGE,
+    ("GET", "/supervisor/calls/{call_id}"): PAGE,
     # calls
     ("WS", "/v1/calls/{call_id}/audio"): _r("ingest"),
     ("WS", "/v1/calls/{call_id}/events"): _r(*CALL_READERS, audit="call.open"),
@@ -83,6 +85,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/alert-rules"): _r("supervisor", audit="alert_rule.create"),
     ("PATCH", "/v1/alert-rules/{rule_id}"): _r("supervisor", audit="alert_rule.update"),
     ("DELETE", "/v1/alert-rules/{rule_id}"): _r("supervisor", audit="alert_rule.delete"),
+    # call history, post-call summary and wrap-up (agents: their own calls, checked by the routes)
+    ("GET", "/v1/calls/export"): _r(*CALL_READERS, audit="calls.export"),
+    ("PUT", "/v1/calls/{call_id}/wrap_up"): _r(*CALL_READERS, audit="call.wrap_up"),
+    ("GET", "/v1/wrap-up-codes"): _r(*CALL_READERS, "admin"),
+    ("PUT", "/v1/wrap-up-codes"): _r("supervisor", "admin", audit="wrap_up_codes.update"),
     # telephony ingress: each platform signs its own connections
     ("WS", "/v1/ingest/twilio"): PLATFORM,
     ("WS", "/v1/ingest/audiohook"): PLATFORM,

@@ -29,7 +29,7 @@ def db(pg_process):
 def counts(db, call_id: str) -> dict[str, int]:
     with db.connect() as conn:
         return {table: conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE call_id = :c"), {"c": call_id}).scalar()
-                for table in ("calls", "call_events", "kb_gap_questions", "call_stats")}
+                for table in ("calls", "call_events", "kb_gap_questions", "call_stats", "call_search", "call_summaries")}
 
 
 async def spoken_call(floor, tenant: str, prefix: str) -> str:
@@ -80,6 +80,8 @@ async def calls(pg_floor, db):
         await wait_until(lambda: counts(db, call_id)["kb_gap_questions"] > 0, 60, f"{call_id}: no gap question")
         assert counts(db, call_id)["call_events"] >= 3
         await wait_until(lambda: counts(db, call_id)["call_stats"] == 1, 30, f"{call_id}: no call_stats row")
+        await wait_until(lambda: counts(db, call_id)["call_summaries"] == 1, 30, f"{call_id}: no summary row")
+        assert counts(db, call_id)["call_search"] == 1
     return made
 
 
@@ -94,7 +96,8 @@ async def test_calls_older_than_the_retention_are_purged_with_what_derives_from_
     before = {name: counts(db, call_id) for name, call_id in calls.items()}
 
     await wait_until(lambda: counts(db, calls["old"])["calls"] == 0, 60, "the expired call was not purged")
-    assert counts(db, calls["old"]) == {"calls": 0, "call_events": 0, "kb_gap_questions": 0, "call_stats": 0}
+    assert counts(db, calls["old"]) == {"calls": 0, "call_events": 0, "kb_gap_questions": 0, "call_stats": 0,
+                                        "call_search": 0, "call_summaries": 0}
     supervisor = pg_floor.headers("supervisor")
     assert httpx.get(f"{base}/v1/calls/{calls['old']}", headers=supervisor).status_code == 404
     # Newer calls of the tenant and the other tenant's (its retention is 90 days) are kept whole.
@@ -137,7 +140,8 @@ async def test_an_admin_erases_one_call_and_everything_derived_from_it(pg_floor,
 
     erased = httpx.delete(f"{base}/v1/calls/{victim}", headers=pg_floor.headers("admin"))
     assert erased.status_code == 204 and erased.content == b""
-    assert counts(db, victim) == {"calls": 0, "call_events": 0, "kb_gap_questions": 0, "call_stats": 0}
+    assert counts(db, victim) == {"calls": 0, "call_events": 0, "kb_gap_questions": 0, "call_stats": 0,
+                                  "call_search": 0, "call_summaries": 0}
     assert httpx.get(f"{base}/v1/calls/{victim}", headers=pg_floor.headers("supervisor")).status_code == 404
     async with websockets.connect(f"{pg_floor.ws_base}/v1/calls/{victim}/events",
                                   additional_headers=pg_floor.headers("supervisor")) as ws:

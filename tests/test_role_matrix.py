@@ -38,6 +38,7 @@ BODIES = {
     ("POST", "/v1/alert-rules"): {"kind": "duration", "title": "matrix rule", "params": {"seconds": 3600}},
     ("PATCH", "/v1/alert-rules/{rule_id}"): {"title": "changed by the matrix"},
     ("POST", "/v1/analytics/sentiment"): {"texts": ["merci"]},
+    ("PUT", "/v1/calls/{call_id}/wrap_up"): {"code": "billing"},
 }
 for _action in ("submit", "reject", "publish", "archive", "restore"):
     BODIES[("POST", f"/v1/kb/articles/{{article_id}}/{_action}")] = {}
@@ -131,7 +132,8 @@ def operations(openapi: dict) -> list[tuple[str, str]]:
 
 # The HTML pages are left out of /openapi.json; the walk adds them.
 PAGES = {("GET", "/"), ("GET", "/trainer"), ("GET", "/admin"), ("GET", "/checklists"), ("GET", "/login"),
-         ("GET", "/supervisor"), ("GET", "/supervisor/alerts"), ("GET", "/supervisor/analytics")}
+         ("GET", "/supervisor"), ("GET", "/supervisor/alerts"), ("GET", "/supervisor/analytics"),
+         ("GET", "/supervisor/calls"), ("GET", "/supervisor/calls/{call_id}")}
 
 
 def walked(openapi: dict) -> list[tuple[str, str]]:
@@ -286,7 +288,9 @@ ASSIGN = ("PUT", "/v1/calls/{call_id}/agent")
 
 
 def _cross_tenant_keys(only=None) -> list[tuple[str, str]]:
-    keys = [key for key in RULES if key[0] != "WS" and any(f"{{{p}}}" in key[1] for p in ID_PARAMS)]
+    # Pages are shells: the call page reads its call through GET /v1/calls/{call_id}, checked here.
+    keys = [key for key in RULES if key[0] != "WS" and not RULES[key].page
+            and any(f"{{{p}}}" in key[1] for p in ID_PARAMS)]
     return [key for key in keys if key == only] if only else [key for key in keys if key != ASSIGN]
 
 

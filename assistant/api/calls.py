@@ -7,14 +7,13 @@ import json
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from accounts import Principal
 from assistant.events import OVERFLOW
 from assistant.ingest import AudioInput, ProtocolError, parse_start
-from assistant.records import PLATFORM_COLUMNS
 from assistant.retention import erase_calls
 from assistant.sessions import CallError, CallRegistry
 
@@ -217,19 +216,7 @@ async def my_calls(ws: WebSocket, caller: Caller) -> None:
         svc.bus.unsubscribe(channel, queue)
 
 
-@router.get("/v1/calls")
-async def list_calls(request: Request, caller: Caller, limit: int = Query(100, ge=1, le=1000)) -> dict:
-    """Newest first: an agent's own calls; a supervisor's tenant (or team)."""
-    svc = services(request)
-    # Telephony metadata, exact match (?platform=twilio&platform_call_id=CA…).
-    platform = {k: v for k, v in request.query_params.items() if k in PLATFORM_COLUMNS and v}
-    if caller.has("supervisor"):
-        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, team=caller.team,
-                                        platform=platform)
-    else:
-        calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, agent=caller.name,
-                                        platform=platform)
-    return {"calls": calls}
+# GET /v1/calls (search, filters, pages) is in assistant/api/history.py.
 
 
 @router.get("/v1/calls/{call_id}")
@@ -241,6 +228,9 @@ async def get_call(request: Request, call_id: str, caller: Caller) -> dict:
     if view is None:
         raise _unknown_call(call_id)
     view["quality"] = await asyncio.to_thread(svc.quality.quality_of, call_id)  # analytics/quality.py; null until scored
+    # summary, wrap-up, alerts and notes
+    events = await asyncio.to_thread(svc.records.events, call_id)
+    view = {**(await asyncio.to_thread(svc.post_call.view_fields, view, events)), **view}
     return view
 
 

@@ -22,6 +22,8 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "/supervisor": ("supervisor.html", ("supervisor", "admin")),
     "/supervisor/alerts": ("alerts.html", ("supervisor", "admin")),
     "/supervisor/analytics": ("analytics.html", ("supervisor",)),
+    "/supervisor/calls": ("history.html", ("supervisor",)),
+    "/supervisor/calls/{call_id}": ("call.html", ("supervisor",)),
 }
 
 
@@ -32,7 +34,7 @@ def home_of(principal: Principal) -> str | None:
 async def _page(request: Request) -> Response:
     principal: Principal | None = request.state.principal
     path = request.url.path
-    filename, roles = PAGES[path]
+    filename, roles = PAGES[request.scope["route"].path]  # the template: /supervisor/calls/{call_id}
     if principal is None or principal.kind != "user":
         return RedirectResponse(f"/login?next={quote(path, safe='')}", status_code=303)
     if not principal.has(*roles):

@@ -733,6 +733,8 @@
       case "error": state.lastError = ev.code || "error"; break;
       default: break; // unknown event types are ignored (forward compatible)
     }
+    // Panel modules (panel-wrapup.js) follow the open call's events.
+    document.dispatchEvent(new CustomEvent("rafiq:call-event", { detail: { event: ev, callId: state.callId, me: state.me } }));
   }
 
   /* --------------------------------------------------------------- websocket */
@@ -883,6 +885,7 @@
     if (callId === (state.callId || "") && !opts.force) return;
     closeSocket();
     state.callId = callId || null;
+    document.dispatchEvent(new CustomEvent("rafiq:call-selected", { detail: { callId: state.callId, me: state.me } }));
     resetView();
     loadChecklist();
     if (window.RafiqScript) window.RafiqScript.reset(state.callId);

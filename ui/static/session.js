@@ -24,6 +24,7 @@
     { path: "/checklists", roles: ["trainer", "supervisor"], label: "nav.checklists", testid: "nav-checklists" },
     { path: "/supervisor", roles: ["supervisor", "admin"], label: "nav.floor", testid: "nav-floor" },
     { path: "/supervisor/alerts", roles: ["supervisor", "admin"], label: "nav.alerts", testid: "nav-alerts" },
+    { path: "/supervisor/calls", roles: ["supervisor"], label: "nav.history", testid: "nav-history" },
     { path: "/supervisor/analytics", roles: ["supervisor"], label: "nav.analytics", testid: "nav-analytics" },
     { path: "/admin", roles: ["admin"], label: "nav.admin", testid: "nav-admin" }
   ];
