@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(_first_accounts, svc)
         log.info("rafiq ready", extra={"host": settings.host, "port": settings.port,
                                        "max_calls": svc.calls.max_calls or "unlimited"})
+        if svc.cluster is not None:
+            await svc.cluster.start()
         audiosocket = await _start_audiosocket(svc)
         purger = asyncio.get_running_loop().create_task(purge_loop(svc))
         yield
@@ -85,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await audiosocket.close()
         for session in list(svc.calls.live.values()):
             await session.finish("server_shutdown")
+        if svc.cluster is not None:
+            await svc.cluster.stop()
         await svc.engine.close()
         svc.kb.index.close()
 
@@ -99,6 +104,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Ready for new calls: models loaded, database (and Redis in a cluster) reachable, not draining."""
+        svc = getattr(app.state, "services", None)
+        problems = [] if svc is not None else ["starting"]
+        if svc is not None:
+            if svc.calls.draining:
+                problems.append("draining")
+            if not await asyncio.to_thread(_database_reachable, svc):
+                problems.append("database_unreachable")
+            if svc.cluster is not None and not await svc.cluster.ready():
+                problems.append("redis_unreachable")
+        return JSONResponse({"status": "not_ready" if problems else "ready", "problems": problems},
+                            status_code=503 if problems else 200)
 
     @app.get("/v1/metrics", tags=["health"])
     async def metrics(caller: Caller) -> dict:
@@ -125,6 +145,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, **cors)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def _database_reachable(svc: Services) -> bool:
+    try:
+        with svc.records.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:
+        return False
 
 
 def services_of(app: FastAPI) -> Services:

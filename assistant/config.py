@@ -53,6 +53,12 @@ class Settings:
     purge_interval_s: float = 3600.0  # how often the retention purge runs
     max_body_bytes: int = 1 << 20  # largest HTTP request body (knowledge-base imports: kb_import_max_bytes)
     cors_origins: tuple[str, ...] = ()  # other web origins allowed to call the API; none by default
+    # A cluster (README "Running a cluster"): nodes sharing database_url (PostgreSQL) and redis_url
+    redis_url: str = ""  # empty: one process, as before
+    node_id: str = ""  # empty: host-port-random, new at each start
+    tenant_max_calls: int = 0  # live calls per tenant across the cluster (needs redis_url); 0 = no limit
+    drain_s: float = 30.0  # SIGTERM: live calls get this long to finish before the process exits
+    metrics_token: str = ""  # /metrics: bearer token Prometheus sends; empty = /metrics is public
     log_level: str = "INFO"
     log_format: str = "json"
 

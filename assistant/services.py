@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -27,7 +27,7 @@ from speech.vad import EndpointerConfig
 
 from .call_stats import CallStatsObserver
 from .config import Settings
-from .events import EventBus
+from .events import Bus, EventBus
 from .records import CallRecords
 from .sessions import CallRegistry
 from .suggestions import Suggester
@@ -40,7 +40,7 @@ class Services:
     settings: Settings
     kb: KnowledgeBase
     records: CallRecords
-    bus: EventBus
+    bus: Bus
     calls: CallRegistry
     engine: SpeechEngine
     gaps: GapCollector
@@ -55,6 +55,7 @@ class Services:
     # Short-lived credentials the process gives itself (the demo call streams through the real
     # ingest socket): secret → principal. Never stored, gone at restart.
     internal_credentials: dict[str, Principal] = field(default_factory=dict)
+    cluster: Any = None  # assistant.cluster_node.ClusterNode when RAFIQ_REDIS_URL is set
 
 
 def create_engine(settings: Settings) -> sa.Engine:
@@ -108,6 +109,7 @@ def build_services(settings: Settings) -> Services:
     audit = AuditLog(db)
     embeddings = UsemEmbeddings(threads=2)
     index = PassageIndex.open(embeddings, settings.qdrant_url or None, settings.data_dir / "qdrant")
+    index_kept = index.count() > 0  # from an earlier run: in a cluster, peers may have changed articles since
     knowledge = KnowledgeBase(ArticleStore(db), index)
     if settings.seed_kb and knowledge.store.count() == 0:
         report = load_seed(knowledge)
@@ -119,10 +121,16 @@ def build_services(settings: Settings) -> Services:
                                                         allowed_languages=settings.languages))
     engine = SpeechEngine(recognizer)
     records = CallRecords(db)
-    interrupted = records.mark_interrupted()
-    if interrupted:
-        log.warning("calls interrupted by the last shutdown were closed", extra={"calls": interrupted})
-    bus = EventBus()
+    if settings.redis_url:
+        # In a cluster other nodes' calls are live too: a lost node's are ended by its peers.
+        from .cluster_node import event_bus, redis_clients
+        redis_async, redis_sync = redis_clients(settings)
+        bus: Bus = event_bus(redis_async)
+    else:
+        interrupted = records.mark_interrupted()
+        if interrupted:
+            log.warning("calls interrupted by the last shutdown were closed", extra={"calls": interrupted})
+        bus = EventBus()
     streaming = StreamingConfig(endpointing=EndpointerConfig(min_silence_ms=settings.vad_min_silence_ms),
                                 partial_interval_s=settings.partial_interval_s)
     suggester = Suggester(knowledge, settings.suggestion_min_score, settings.suggestions_per_segment,
@@ -133,6 +141,15 @@ def build_services(settings: Settings) -> Services:
                             agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
     stats = CallStats(db)
     registry.observers.append(CallStatsObserver(records, stats))
-    return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
+    cluster = None
+    if settings.redis_url:
+        from cluster.state import ClusterState
+
+        from .cluster_node import NODE_TTL_S, ClusterNode, node_id_for
+        state = ClusterState(redis_async, node_id_for(settings), node_ttl_s=NODE_TTL_S)
+        cluster = registry.cluster = ClusterNode(settings, state, redis_sync, registry, knowledge, bus,
+                                                     index_may_be_stale=index_kept)
+        registry.observers.append(cluster)
+    return Services(cluster=cluster, settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
                     call_erasers={"call_stats": stats.erase})

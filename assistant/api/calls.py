@@ -224,6 +224,11 @@ async def list_calls(request: Request, caller: Caller, limit: int = Query(100, g
         calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, team=caller.team)
     else:
         calls = await asyncio.to_thread(svc.records.list, limit, tenant=caller.tenant, agent=caller.name)
+    if svc.cluster is not None:  # the records are the cluster's; say which node streams each live call
+        owners = await svc.cluster.live_calls()
+        for call in calls:
+            if call["status"] == "live" and call["call_id"] in owners:
+                call["node"] = owners[call["call_id"]]["node"]
     return {"calls": calls}
 
 
