@@ -4,12 +4,14 @@ together, behind one access policy (``security.policy``) applied to every route.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import Request
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
@@ -21,6 +23,7 @@ from .api import accounts, audit, calls, demo, gaps, kb, pages, privacy, telepho
 from .api.auth import AUTHORIZE, AuthError, Caller, auth_error_handler
 from .config import Settings
 from .logs import setup_logging
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .retention import purge_loop
 from .services import Services, build_services
 from .telephony.audiosocket import AudioSocketServer
@@ -119,6 +122,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 problems.append("redis_unreachable")
         return JSONResponse({"status": "not_ready" if problems else "ready", "problems": problems},
                             status_code=503 if problems else 200)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text format. With RAFIQ_METRICS_TOKEN set, the scraper sends it as a bearer
+        token; without, anyone who reaches the port reads it (keep it on an internal network)."""
+        token = settings.metrics_token
+        sent = request.headers.get("authorization", "")
+        if token and not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            return JSONResponse({"detail": {"code": "bad_metrics_token",
+                                            "message": "send 'Authorization: Bearer <RAFIQ_METRICS_TOKEN>'"}},
+                                status_code=401)
+        svc = services_of(app)
+        return Response(svc.metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/v1/metrics", tags=["health"])
     async def metrics(caller: Caller) -> dict:

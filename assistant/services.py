@@ -56,6 +56,7 @@ class Services:
     # ingest socket): secret → principal. Never stored, gone at restart.
     internal_credentials: dict[str, Principal] = field(default_factory=dict)
     cluster: Any = None  # assistant.cluster_node.ClusterNode when RAFIQ_REDIS_URL is set
+    metrics: Any = None  # assistant.metrics.Metrics (GET /metrics)
 
 
 def create_engine(settings: Settings) -> sa.Engine:
@@ -150,6 +151,12 @@ def build_services(settings: Settings) -> Services:
         cluster = registry.cluster = ClusterNode(settings, state, redis_sync, registry, knowledge, bus,
                                                      index_may_be_stale=index_kept)
         registry.observers.append(cluster)
-    return Services(cluster=cluster, settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
+    from .metrics import Metrics
+    metrics = Metrics(cluster.node_id if cluster is not None else settings.node_id or f"{settings.host}:{settings.port}",
+                      registry, engine)
+    registry.observers.append(metrics)
+    engine.on_wait = metrics.observe_wait
+    logging.getLogger("assistant").addHandler(metrics.error_handler)
+    return Services(cluster=cluster, metrics=metrics, settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
                     call_erasers={"call_stats": stats.erase})

@@ -134,6 +134,11 @@ class ChannelTranscriber:
             # A new hint (the start, or a platform's update) is the speaker's language from now on.
             self._spoken_language = self.hint
 
+    @property
+    def received_s(self) -> float:
+        """Seconds of this channel's audio received so far (its timeline's present)."""
+        return self._received / SAMPLE_RATE
+
     def continue_from(self, segment_number: int, seconds: float) -> None:
         """A call taken over from another process before any audio: its segment ids go on after
         ``segment_number`` and its timeline at ``seconds`` (rounded to a VAD window)."""

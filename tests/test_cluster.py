@@ -29,6 +29,7 @@ TENANT_MAX_CALLS = 2
 WER_EN4 = 0.34  # as tests/test_telephony_twilio.py (measured 0.200 there, 8 kHz mu-law)
 WER_EN3 = 0.74  # as tests/test_telephony_twilio.py (measured 0.600 after a reconnect)
 WER_FR_NATIVE = 0.5
+METRICS_TOKEN = "scrape-" + uuid.uuid4().hex
 
 
 class Cluster:
@@ -38,6 +39,7 @@ class Cluster:
         self.env = {"RAFIQ_DATABASE_URL": database_url, "RAFIQ_REDIS_URL": redis_url,
                     "RAFIQ_TELEPHONY_RESUME_S": str(RESUME_S), "RAFIQ_MAX_CALLS": "0",
                     "RAFIQ_TENANT_MAX_CALLS": str(TENANT_MAX_CALLS), "RAFIQ_DRAIN_S": "60",
+                    "RAFIQ_METRICS_TOKEN": METRICS_TOKEN,
                     "RAFIQ_SEED_KB": "0"}  # each node's index is built from the database: nothing to seed
         self.tmp = tmp_path_factory
         self.a = self.node("a")
@@ -122,6 +124,30 @@ async def test_a_call_on_a_is_followed_on_b_history_then_live(cluster):
         finals = [e for e in events if e["type"] == "transcript.final"]
         assert [e["segment_id"] for e in finals] == [s["segment_id"] for s in call["segments"]]
     assert any(e["type"] == "transcript.partial" for e in early_events)  # live, not only the record
+
+
+def scrape(server: ServerProcess) -> dict[tuple[str, tuple], float]:
+    """GET /metrics with the scrape token: {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+    response = httpx.get(f"{server.base_url}/metrics", headers=bearer(METRICS_TOKEN), timeout=30)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.text) for sample in family.samples}
+
+
+def test_metrics_need_the_scrape_token_and_count_the_call_streamed_to_a(cluster):
+    for headers in ({}, bearer("wrong"), cluster.floor.headers("admin")):
+        response = httpx.get(f"{cluster.a.base_url}/metrics", headers=headers)
+        assert response.status_code == 401 and response.json()["detail"]["code"] == "bad_metrics_token"
+    a, b = scrape(cluster.a), scrape(cluster.b)
+    node_a = cluster.a.env["RAFIQ_NODE_ID"]
+    finals = a[("rafiq_end_of_speech_to_final_seconds_count", (("node", node_a), ("tenant", "default")))]
+    assert finals >= 1  # the call of the first test was streamed to A
+    assert a[("rafiq_audio_received_seconds_total", (("node", node_a), ("tenant", "default")))] > 5
+    assert a[("rafiq_engine_decoded_audio_seconds_total", (("node", node_a),))] > 0
+    assert not any(name.startswith("rafiq_end_of_speech_to_final_seconds_count") and value
+                   for (name, _), value in b.items())  # B only followed it
+    assert ("rafiq_live_calls", (("node", node_a), ("tenant", ""))) in a
 
 
 async def test_an_article_published_on_b_is_found_on_a_at_once(cluster):
