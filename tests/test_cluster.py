@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -148,6 +150,14 @@ def test_metrics_need_the_scrape_token_and_count_the_call_streamed_to_a(cluster)
     assert not any(name.startswith("rafiq_end_of_speech_to_final_seconds_count") and value
                    for (name, _), value in b.items())  # B only followed it
     assert ("rafiq_live_calls", (("node", node_a), ("tenant", ""))) in a
+    # Every series the Grafana dashboard queries is one a node exposes.
+    from prometheus_client.parser import text_string_to_metric_families
+    text = httpx.get(f"{cluster.a.base_url}/metrics", headers=bearer(METRICS_TOKEN)).text
+    families = {family.name for family in text_string_to_metric_families(text)}
+    dashboard = json.loads((Path(__file__).resolve().parents[1] / "deploy" / "grafana-dashboard.json").read_text())
+    queried = {re.sub(r"_(bucket|count|sum|total)$", "", name) for panel in dashboard["panels"]
+               for target in panel["targets"] for name in re.findall(r"rafiq_[a-z_]+", target["expr"])}
+    assert queried and queried <= families, queried - families
 
 
 async def test_an_article_published_on_b_is_found_on_a_at_once(cluster):
