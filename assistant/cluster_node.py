@@ -74,6 +74,9 @@ class ClusterNode:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._heartbeats()), loop.create_task(self._reaper())]
         if not self.shared_index:
+            # The first search of a process pays the embedding model's warm-up (seconds): paid now,
+            # not by the first notice from a peer.
+            await asyncio.to_thread(self.kb.search, "warm-up", "default", 1)
             self._tasks.append(loop.create_task(self._follow_kb()))
         log.info("cluster node joined", extra={"node": self.node_id, "nodes": sorted(await self.state.nodes())})
 

@@ -417,6 +417,8 @@ class CallRegistry:
         if session is not None:
             previous = session.agent
             session.agent, session.team = agent, team
+            if self.cluster is not None:
+                await self.cluster.opened(session)  # the cluster's registry names the new agent
             if previous and previous != agent:
                 self.bus.publish(self.agent_channel(session.tenant, previous),
                                  {"type": "agent.call.ended", "call_id": call_id, "started_at": iso(session.started_at)})

@@ -167,7 +167,7 @@ async def test_an_article_published_on_b_is_found_on_a_at_once(cluster):
             "body": "If a customer loses their card abroad, block it in the app and order a replacement "
                     "to the hotel address; emergency cash can be sent within 24 hours.",
             "questions": ["I lost my card while travelling abroad, what do I do?"]}
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(timeout=30) as client:  # a search waits for the embedding model, shared CPU
         created = await client.post(f"{cluster.b.base_url}/v1/kb/articles", json=body,
                                     headers=floor.headers("trainer"))
         assert created.status_code in (200, 201), created.text
@@ -181,7 +181,7 @@ async def test_an_article_published_on_b_is_found_on_a_at_once(cluster):
             if hits and hits[0]["article_id"] == article_id:
                 found_after = time.monotonic() - published_at
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.1)
     print(f"published on B, first found on A after {found_after} s")
     assert found_after is not None, "node A never found the article published on node B"
 
