@@ -98,6 +98,9 @@ class ClusterNode:
         while True:
             try:
                 await self.state.heartbeat(self._info())
+                for session in list(self.registry.live.values()):
+                    if not session.finishing:
+                        await self.state.ensure(session.call_id, session.tenant, self._entry(session))
             except Exception as exc:
                 log.error("cluster heartbeat failed", extra={"error": str(exc)})
             await asyncio.sleep(HEARTBEAT_S)
@@ -111,7 +114,14 @@ class ClusterNode:
     # -- the registry's seams ------------------------------------------------------------------
 
     async def next_seq(self, call_id: str, floor: int) -> int:
-        return await self.state.next_seq(call_id, floor)
+        try:
+            return await self.state.next_seq(call_id, floor)
+        except redis.RedisError as exc:
+            # Redis away: the call's owner numbers on by itself (the record stays whole); Redis's
+            # counter catches up from this floor when it is back.
+            log.error("cluster numbering unavailable, numbering locally", extra={"call_id": call_id,
+                                                                                 "error": str(exc)})
+            return floor + 1
 
     async def admit(self, call_id: str, tenant: str) -> None:
         """A new call of ``tenant``: refused when the tenant has ``RAFIQ_TENANT_MAX_CALLS`` live
@@ -122,12 +132,25 @@ class ClusterNode:
                             close_code=1013)
 
     async def opened(self, session: CallSession) -> None:
-        await self.state.register(session.call_id, {
-            "tenant": session.tenant, "agent": session.agent, "team": session.team,
-            "started_at": iso(session.started_at), "resumable": session.resumable})
+        try:
+            await self._register(session)
+        except redis.RedisError as exc:  # the call goes on; peers do not see it until Redis is back
+            log.error("call not registered in the cluster", extra={"call_id": session.call_id, "error": str(exc)})
+
+    async def _register(self, session: CallSession) -> None:
+        await self.state.register(session.call_id, self._entry(session))
+
+    @staticmethod
+    def _entry(session: CallSession) -> dict[str, Any]:
+        return {"tenant": session.tenant, "agent": session.agent, "team": session.team,
+                "started_at": iso(session.started_at), "resumable": session.resumable}
 
     async def on_end(self, session: CallSession) -> None:  # a CallObserver hook
-        await self.state.unregister(session.call_id, session.tenant)
+        try:
+            await self.state.unregister(session.call_id, session.tenant)
+        except redis.RedisError as exc:
+            log.error("call not unregistered from the cluster", extra={"call_id": session.call_id,
+                                                                        "error": str(exc)})
 
     async def released(self, call_id: str, tenant: str) -> None:
         """A call admitted but not opened (its start failed)."""

@@ -88,6 +88,13 @@ class ClusterState:
     async def register(self, call_id: str, info: dict[str, Any]) -> None:
         await self.client.hset(self._k("calls"), call_id, json.dumps({**info, "node": self.node_id}))
 
+    async def ensure(self, call_id: str, tenant: str, info: dict[str, Any]) -> None:
+        """Register the call again if Redis lost it (a restart): peers must not think it orphaned."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hsetnx(self._k("calls"), call_id, json.dumps({**info, "node": self.node_id}))
+        pipe.sadd(self._k("tenant", tenant, "calls"), call_id)
+        await pipe.execute()
+
     async def update(self, call_id: str, **changes: Any) -> None:
         entry = await self.call(call_id)
         if entry is not None:

@@ -160,6 +160,26 @@ def test_metrics_need_the_scrape_token_and_count_the_call_streamed_to_a(cluster)
     assert queried and queried <= families, queried - families
 
 
+async def test_redis_emptied_mid_call_loses_nothing_of_the_record(cluster):
+    import redis
+    floor = cluster.floor
+    token = floor.token("supervisor")
+    audio, reference = clip_audio("en", 4)
+    call_id = new_call_id("redis-loss")
+    streaming = asyncio.ensure_future(stream_audio(audio, f"{ws(cluster.a)}/v1/calls/{call_id}/audio", speed=1.0,
+                                                   api_key=floor.ingest_key()))
+    await wait_for_call_start(cluster.b.base_url, call_id, token=token)
+    await asyncio.sleep(2)
+    redis.Redis.from_url(cluster.env["RAFIQ_REDIS_URL"]).flushdb()  # a Redis restart without persistence
+    await streaming
+    call = await wait_for_call_end(cluster.b.base_url, call_id, token=token)
+    assert call["end_reason"] == "stop"  # not ended node_lost by a peer: the owner registered it again
+    assert_wer(reference, transcript_of(call, "customer"), 0.34, "en-4 with Redis emptied mid-call")
+    events = await collect_when_started(ws(cluster.b), call_id, token=token)
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs)) and events[-1]["type"] == "call.ended"
+
+
 async def test_an_article_published_on_b_is_found_on_a_at_once(cluster):
     floor = cluster.floor
     title = f"Lost card overseas {uuid.uuid4().hex[:6]}"
