@@ -160,6 +160,27 @@ def test_metrics_need_the_scrape_token_and_count_the_call_streamed_to_a(cluster)
     assert queried and queried <= families, queried - families
 
 
+async def test_an_agents_panel_on_b_follows_their_call_streamed_to_a(cluster):
+    floor = cluster.floor
+    agent = floor.username("agent")
+    silence = encode_audio(np.zeros((1, 1600), dtype=np.float32), "pcm_s16le", 16000)
+    call_id = new_call_id("panel")
+    async with websockets.connect(f"{ws(cluster.a)}/v1/calls/{call_id}/audio",
+                                  additional_headers=bearer(floor.ingest_key())) as audio:
+        await audio.send(json.dumps({**START, "agent": agent}))
+        await audio.send(silence)
+        await wait_for_call_start(cluster.b.base_url, call_id, token=floor.token("supervisor"))
+        async with websockets.connect(f"{ws(cluster.b)}/v1/agents/me/calls",
+                                      additional_headers=floor.headers("agent")) as panel:
+            first = json.loads(await asyncio.wait_for(panel.recv(), 30))
+            assert first["type"] == "agent.calls" and call_id in [c["call_id"] for c in first["live"]]
+            await audio.send(json.dumps({"type": "stop"}))
+            while True:  # the end, announced on A, reaches the panel on B
+                notice = json.loads(await asyncio.wait_for(panel.recv(), 30))
+                if notice["type"] == "agent.call.ended" and notice["call_id"] == call_id:
+                    break
+
+
 async def test_redis_emptied_mid_call_loses_nothing_of_the_record(cluster):
     import redis
     floor = cluster.floor
