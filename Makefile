@@ -24,8 +24,8 @@ run: setup
 	RAFIQ_DEMO_ACCOUNTS=$${RAFIQ_DEMO_ACCOUNTS:-1} $(BIN)/rafiq serve
 
 test: setup
-	@url=$$(scripts/test-services.sh) && \
-	RAFIQ_TEST_POSTGRES_URL=$$url $(BIN)/python -m pytest -ra
+	@services=$$(scripts/test-services.sh) && \
+	env $$services $(BIN)/python -m pytest -ra
 
 bench: setup
 	$(BIN)/python bench/latency.py

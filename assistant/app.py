@@ -4,11 +4,14 @@ together, behind one access policy (``security.policy``) applied to every route.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import Request
 from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 
@@ -20,6 +23,7 @@ from .api import accounts, analytics, audit, calls, dashboard, demo, floor, gaps
 from .api.auth import AUTHORIZE, AuthError, Caller, auth_error_handler
 from .config import Settings
 from .logs import setup_logging
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .retention import purge_loop
 from .services import Services, build_services
 from .telephony.audiosocket import AudioSocketServer
@@ -77,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(_first_accounts, svc)
         log.info("rafiq ready", extra={"host": settings.host, "port": settings.port,
                                        "max_calls": svc.calls.max_calls or "unlimited"})
+        if svc.cluster is not None:
+            await svc.cluster.start()
         audiosocket = await _start_audiosocket(svc)
         purger = asyncio.get_running_loop().create_task(purge_loop(svc))
         yield
@@ -86,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for session in list(svc.calls.live.values()):
             await session.finish("server_shutdown")
         await svc.floor.close()
+        if svc.cluster is not None:
+            await svc.cluster.stop()
         await svc.engine.close()
         svc.kb.index.close()
 
@@ -102,6 +110,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict:
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Ready for new calls: models loaded, database (and Redis in a cluster) reachable, not draining."""
+        svc = getattr(app.state, "services", None)
+        problems = [] if svc is not None else ["starting"]
+        if svc is not None:
+            if svc.calls.draining:
+                problems.append("draining")
+            if not await asyncio.to_thread(_database_reachable, svc):
+                problems.append("database_unreachable")
+            if svc.cluster is not None and not await svc.cluster.ready():
+                problems.append("redis_unreachable")
+        return JSONResponse({"status": "not_ready" if problems else "ready", "problems": problems},
+                            status_code=503 if problems else 200)
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text format. With RAFIQ_METRICS_TOKEN set, the scraper sends it as a bearer
+        token; without, anyone who reaches the port reads it (keep it on an internal network)."""
+        token = settings.metrics_token
+        sent = request.headers.get("authorization", "")
+        if token and not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            return JSONResponse({"detail": {"code": "bad_metrics_token",
+                                            "message": "send 'Authorization: Bearer <RAFIQ_METRICS_TOKEN>'"}},
+                                status_code=401)
+        svc = services_of(app)
+        return Response(svc.metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/v1/metrics", tags=["health"])
     async def metrics(caller: Caller) -> dict:
@@ -128,6 +164,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(CORSMiddleware, **cors)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def _database_reachable(svc: Services) -> bool:
+    try:
+        with svc.records.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except Exception:
+        return False
 
 
 def services_of(app: FastAPI) -> Services:

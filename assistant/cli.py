@@ -22,8 +22,12 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
 
     settings = Settings.from_env(**{k: v for k, v in {"host": args.host, "port": args.port}.items() if v})
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None,
-                ws_max_size=settings.max_frame_bytes * 4)
+    from .drain import DrainingServer
+
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
+                            ws_max_size=settings.max_frame_bytes * 4)
+    DrainingServer(config, app, settings.drain_s).run()
     return 0
 
 

@@ -68,6 +68,12 @@ class Settings:
     # Call scripts and quality scoring (analytics/checklist.py, analytics/guidance.py)
     script_remind_after_s: float = 300.0  # open required steps reminded after this long; 0 = not by time
     script_meaning_threshold: float = 0.5  # cosine to a step's example sentence that ticks it
+    # A cluster (README "Running a cluster"): nodes sharing database_url (PostgreSQL) and redis_url
+    redis_url: str = ""  # empty: one process, as before
+    node_id: str = ""  # empty: host-port-random, new at each start
+    tenant_max_calls: int = 0  # live calls per tenant across the cluster (needs redis_url); 0 = no limit
+    drain_s: float = 30.0  # SIGTERM: live calls get this long to finish before the process exits
+    metrics_token: str = ""  # /metrics: bearer token Prometheus sends; empty = /metrics is public
     log_level: str = "INFO"
     log_format: str = "json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -108,6 +108,18 @@ class NoteEvent(BaseModel):
 
 
 Event = dict[str, Any]  # a model above, dumped, plus its ``seq`` in the call
+
+
+class Bus(Protocol):
+    """What carries each channel's events (a call id, or an agent's channel) to its subscribers:
+    ``EventBus`` in one process, ``cluster.bus.RedisEventBus`` across a cluster's nodes. A
+    subscriber's queue ends with ``OVERFLOW`` when it fell too far behind (it reconnects)."""
+
+    def subscribe(self, channel: str) -> asyncio.Queue: ...
+
+    def unsubscribe(self, channel: str, queue: asyncio.Queue) -> None: ...
+
+    def publish(self, channel: str, event: Event) -> None: ...
 
 
 class EventBus:

@@ -20,6 +20,7 @@ from analytics.sentiment import SentimentModel
 from analytics.stats import CallStats
 from analytics.summary import CallSummaries
 from analytics.wrapup import WrapUpCodes
+from cluster.state import ClusterState
 from knowledge_base.articles import ArticleStore
 from knowledge_base.gaps import GapCollector
 from knowledge_base.imports import ImportJobs, load_seed
@@ -34,11 +35,13 @@ from speech.streaming import StreamingConfig
 from speech.vad import EndpointerConfig
 
 from .call_stats import CallStatsObserver
+from .cluster_node import NODE_TTL_S, ClusterNode, event_bus, node_id_for, redis_clients
 from .compute import CallComputeObserver, asr_watts
 from .config import Settings
-from .events import EventBus
+from .events import Bus, EventBus
 from .floor import FloorService
 from .live_sentiment import SentimentObserver
+from .metrics import Metrics
 from .post_call import PostCall
 from .records import PLATFORM_COLUMNS, CallRecords, calls_table
 from .sessions import CallRegistry
@@ -53,7 +56,7 @@ class Services:
     settings: Settings
     kb: KnowledgeBase
     records: CallRecords
-    bus: EventBus
+    bus: Bus
     calls: CallRegistry
     engine: SpeechEngine
     gaps: GapCollector
@@ -76,6 +79,8 @@ class Services:
     # Call history search, post-call summaries and wrap-up codes (assistant.post_call).
     history: CallHistory | None = None
     post_call: PostCall | None = None
+    cluster: ClusterNode | None = None  # when RAFIQ_REDIS_URL is set
+    metrics: Metrics | None = None  # GET /metrics
 
 
 def create_engine(settings: Settings) -> sa.Engine:
@@ -133,6 +138,7 @@ def build_services(settings: Settings) -> Services:
     # Before the slower models: a missing trained head stops the start-up at once, with the fix.
     sentiment = SentimentModel.load(embeddings)
     index = PassageIndex.open(embeddings, settings.qdrant_url or None, settings.data_dir / "qdrant")
+    index_kept = index.count() > 0  # from an earlier run: in a cluster, peers may have changed articles since
     knowledge = KnowledgeBase(ArticleStore(db), index)
     if settings.seed_kb and knowledge.store.count() == 0:
         report = load_seed(knowledge)
@@ -144,10 +150,15 @@ def build_services(settings: Settings) -> Services:
                                                         allowed_languages=settings.languages))
     engine = SpeechEngine(recognizer)
     records = CallRecords(db)
-    interrupted = records.mark_interrupted()
-    if interrupted:
-        log.warning("calls interrupted by the last shutdown were closed", extra={"calls": interrupted})
-    bus = EventBus()
+    if settings.redis_url:
+        # In a cluster other nodes' calls are live too: a lost node's are ended by its peers.
+        redis_async, redis_sync = redis_clients(settings)
+        bus: Bus = event_bus(redis_async)
+    else:
+        interrupted = records.mark_interrupted()
+        if interrupted:
+            log.warning("calls interrupted by the last shutdown were closed", extra={"calls": interrupted})
+        bus = EventBus()
     streaming = StreamingConfig(endpointing=EndpointerConfig(min_silence_ms=settings.vad_min_silence_ms),
                                 partial_interval_s=settings.partial_interval_s)
     suggester = Suggester(knowledge, settings.suggestion_min_score, settings.suggestions_per_segment,
@@ -171,7 +182,19 @@ def build_services(settings: Settings) -> Services:
         floor,
         post_call,
     ])
-    return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
+    cluster = None
+    if settings.redis_url:
+        state = ClusterState(redis_async, node_id_for(settings), node_ttl_s=NODE_TTL_S)
+        cluster = registry.cluster = ClusterNode(settings, state, redis_sync, registry, knowledge, bus,
+                                                 index_may_be_stale=index_kept)
+        registry.observers.append(cluster)
+    metrics = Metrics(cluster.node_id if cluster is not None else settings.node_id or f"{settings.host}:{settings.port}",
+                      registry, engine)
+    registry.observers.append(metrics)
+    engine.on_wait = metrics.observe_wait
+    logging.getLogger("assistant").addHandler(metrics.error_handler)
+    return Services(cluster=cluster, metrics=metrics, settings=settings, kb=knowledge, records=records, bus=bus,
+                    calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit, stats=stats,
                     quality=quality, floor=floor, ingress=ingress, sentiment=sentiment, history=history,
                     post_call=post_call,

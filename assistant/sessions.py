@@ -356,6 +356,10 @@ class CallRegistry:
         self._write_lock = asyncio.Lock()
         self._open_lock = asyncio.Lock()
         self._background: set[asyncio.Task] = set()
+        # A cluster node (assistant.cluster_node) when RAFIQ_REDIS_URL is set: cluster-wide numbering,
+        # admission and live-call registry, and calls taken over from a lost node.
+        self.cluster: Any = None
+        self.draining = False  # SIGTERM: no new call is admitted; live ones finish
 
     def keep(self, task: asyncio.Task) -> None:
         """Hold a reference to a background task until it is done."""
@@ -412,18 +416,28 @@ class CallRegistry:
             log.info("call resumed" if resumed else "call joined",
                      extra={"call_id": call_id, "roles": feeds, "source": source})
             return attachment
+        if self.cluster is not None and resumable:
+            adopted = await self.cluster.adopt(call_id, tenant, feeds, source, language)
+            if adopted is not None:
+                return adopted  # its node died; the platform reconnected here
         if await asyncio.to_thread(self.records.get, call_id) is not None:
             raise CallError("call_exists", f"call {call_id!r} already took place; use a new call_id")
+        if self.draining:
+            raise CallError("draining", "this server is shutting down: connect to another", close_code=1013)
         if self.max_calls and self.streaming_calls >= self.max_calls:
             # 1013 "try again later": the speech engine would fall behind every live call.
             raise CallError("too_many_calls", f"this server is at its limit of {self.max_calls} live calls",
                             close_code=1013)
+        if self.cluster is not None:
+            await self.cluster.admit(call_id, tenant)  # the tenant's limit across the cluster
         redact_kinds, team = await asyncio.to_thread(
             lambda: (self.redaction(tenant), self.agent_team(tenant, agent) if agent else None))
         session = CallSession(call_id, tenant, roles, language, self, resumable=resumable, source=source,
                               agent=agent, team=team, redact_kinds=redact_kinds, campaign=campaign)
         self.live[call_id] = session
         attachment = session.attach(feeds)
+        if self.cluster is not None:
+            await self.cluster.opened(session)
         await asyncio.to_thread(self.records.create, call_id, tenant, roles, language, session.started_at,
                                 agent, team, session.campaign, **platform_record(platform, redact_kinds))
         self._seq[call_id] = 0
@@ -472,6 +486,8 @@ class CallRegistry:
         if session is not None:
             previous = session.agent
             session.agent, session.team = agent, team
+            if self.cluster is not None:
+                await self.cluster.opened(session)  # the cluster's registry names the new agent
             if previous and previous != agent:
                 self.bus.publish(self.agent_channel(session.tenant, previous),
                                  {"type": "agent.call.ended", "call_id": call_id, "started_at": iso(session.started_at)})
@@ -480,7 +496,8 @@ class CallRegistry:
     async def emit(self, call_id: str, event: dict[str, Any], persist: bool = True) -> dict[str, Any]:
         # Numbering and recording under one lock keeps seq order equal to record order.
         async with self._write_lock:
-            seq = self._seq.get(call_id, 0) + 1
+            known = self._seq.get(call_id, 0)
+            seq = await self.cluster.next_seq(call_id, known) if self.cluster is not None else known + 1
             self._seq[call_id] = seq
             event = {**event, "seq": seq}
             if persist:

@@ -8,7 +8,7 @@ import logging
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from retrieval.chunking import article_passages
 from retrieval.index import Hit, PassageIndex
@@ -57,6 +57,9 @@ class KnowledgeBase:
         self.index = index
         # Articles whose index update waits for the end of a batch (per thread: see batched()).
         self._batch = threading.local()
+        # Called with the ids of the articles each index update touched (a cluster tells its other
+        # nodes, whose embedded indexes then ``refresh`` them).
+        self.listeners: list[Callable[[list[str]], None]] = []
         if index.count() == 0:  # a new index (or one from an older Rafiq) over a database with content
             live = store.list(live_only=True, limit=1_000_000)
             if live:
@@ -101,6 +104,21 @@ class KnowledgeBase:
                     passages.extend(self._passages(live))
             self.index.upsert(passages)
             log.info("articles indexed", extra={"articles": len(articles), "passages": len(passages)})
+            for listener in self.listeners:
+                listener(list(articles))
+
+    def refresh(self, article_ids: list[str]) -> None:
+        """Make the index hold what the store has published of these articles now (changes made
+        by another process on the same database); tells no listener."""
+        passages = []
+        for article_id in article_ids:
+            self.index.delete_article(article_id)
+            article = self.store.get(article_id)
+            live = self.store.live(article) if article is not None else None
+            if live is not None:
+                passages.extend(self._passages(live))
+        if passages:
+            self.index.upsert(passages)
 
     # -- the curation workflow ----------------------------------------------------------------
 

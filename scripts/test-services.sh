@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure what the tests need is on this machine: Chromium for the browser tests, espeak-ng,
-# and a PostgreSQL server on 127.0.0.1. Installs Debian packages when missing (root or sudo), starts
-# PostgreSQL when it is down, and prints the admin URL the tests should use on stdout.
+# a PostgreSQL server and a Redis server on 127.0.0.1. Installs Debian packages when missing (root or
+# sudo), starts PostgreSQL and Redis when they are down, and prints on stdout the environment the
+# tests need, one VARIABLE=value a line (RAFIQ_TEST_POSTGRES_URL, RAFIQ_TEST_REDIS_URL).
 set -euo pipefail
 
 log() { echo "test-services: $*" >&2; }
@@ -26,7 +27,7 @@ apt_install() {
 
 # Chromium drives the web page tests; DejaVu has the Arabic glyphs the RTL pages render;
 # espeak-ng speaks the phrases the hallucination guard must drop.
-apt_install chromium fonts-dejavu-core espeak-ng postgresql postgresql-client
+apt_install chromium fonts-dejavu-core espeak-ng postgresql postgresql-client redis-server
 
 url_ok() { psql "$1" -tAc 'select 1' >/dev/null 2>&1; }
 
@@ -59,4 +60,19 @@ fi
 
 url_ok "$URL" || { log "PostgreSQL is not reachable at $URL"; exit 1; }
 log "PostgreSQL ready at $URL"
-echo "postgresql+psycopg${URL#postgresql}"
+
+# Redis for the cluster tests (tests/test_cluster.py): the one on 6379, or a private one started
+# on a free port (no persistence: the tests' keys are throwaway).
+REDIS_PORT=6379
+if ! redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+  REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  log "starting a private Redis on port $REDIS_PORT"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --logfile /tmp/rafiq-test-redis.log >&2
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.2; done
+fi
+redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 || { log "Redis is not reachable on port $REDIS_PORT"; exit 1; }
+log "Redis ready on port $REDIS_PORT"
+
+echo "RAFIQ_TEST_POSTGRES_URL=postgresql+psycopg${URL#postgresql}"
+echo "RAFIQ_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"

@@ -47,6 +47,9 @@ CURATORS = ("trainer", "supervisor")
 RULES: dict[tuple[str, str], Rule] = {
     # health, sign-in, the API description
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    # Prometheus: no user credential; the route asks for RAFIQ_METRICS_TOKEN (a scrape token) when set
+    ("GET", "/metrics"): PUBLIC,  # load balancers and Kubernetes probes: says ready or why not, nothing else
     ("GET", "/openapi.json"): PUBLIC,
     ("POST", "/v1/auth/token"): PUBLIC,  # audited by the route: success and failure
     ("POST", "/v1/auth/login"): PUBLIC,

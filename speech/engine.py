@@ -14,6 +14,7 @@ import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from faster_whisper import WhisperModel
@@ -252,6 +253,7 @@ class _Job:
     request: DecodeRequest = field(compare=False)
     future: asyncio.Future = field(compare=False)
     stream_key: str | None = field(compare=False, default=None)
+    queued_at: float = field(compare=False, default_factory=time.perf_counter)
 
 
 FINAL, PARTIAL = 0, 1
@@ -286,6 +288,8 @@ class SpeechEngine:
     def usage(self, owner: str) -> ComputeUsage | None:
         """The model time spent for ``owner`` since ``track``, and stop counting it."""
         return self._usage.pop(owner, None)
+        # Told (kind "final" or "partial", seconds queued) as each job reaches the model (metrics).
+        self.on_wait: Callable[[str, float], None] | None = None
 
     def _ensure_worker(self) -> None:
         if self._worker is None or self._worker.done():
@@ -337,6 +341,9 @@ class SpeechEngine:
             if not jobs:
                 continue
             started = time.perf_counter()
+            if self.on_wait is not None:
+                for job in jobs:
+                    self.on_wait("final" if job.priority == FINAL else "partial", started - job.queued_at)
             try:
                 results = await loop.run_in_executor(
                     self._executor, self.recognizer.recognize, [j.request for j in jobs], beam

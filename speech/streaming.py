@@ -12,7 +12,7 @@ import numpy as np
 from .engine import DecodeRequest, Recognition, SpeechEngine, SAMPLE_RATE
 from .evaluation import normalise
 from .guards import darija_hint, is_known_hallucination
-from .vad import Endpointer, EndpointerConfig, StreamingVad, Utterance
+from .vad import WINDOW, Endpointer, EndpointerConfig, StreamingVad, Utterance
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,15 @@ class ChannelTranscriber:
     def received_s(self) -> float:
         """Seconds of audio this channel was fed: the timeline its segments' start/end are on."""
         return self._received / SAMPLE_RATE
+
+    def continue_from(self, segment_number: int, seconds: float) -> None:
+        """A call taken over from another process before any audio: its segment ids go on after
+        ``segment_number`` and its timeline at ``seconds`` (rounded to a VAD window)."""
+        assert self._received == 0, "only before the first audio"
+        self._count = segment_number
+        position = int(seconds * SAMPLE_RATE) // WINDOW * WINDOW
+        self._received = self._buffer_start = self._last_partial_at = position
+        self._endpointer.skip_to(position)
 
     def _request(self, audio: np.ndarray, prefix: str = "", final: bool = False) -> DecodeRequest:
         return DecodeRequest(audio, self.forced, self._spoken_language, prefix=prefix, hint=self.hint,

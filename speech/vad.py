@@ -107,6 +107,11 @@ class Endpointer:
         end = self._position - self._silence_run * WINDOW + int(self.config.speech_pad_ms * self._ms)
         return end if end <= self._position else None
 
+    def skip_to(self, position: int) -> None:
+        """Start counting samples at ``position`` (a stream continued from elsewhere), before any audio."""
+        assert self._position == 0 and self._current is None
+        self._position = position
+
     def update(self, probs: np.ndarray) -> list[VadEvent]:
         cfg = self.config
         events: list[VadEvent] = []

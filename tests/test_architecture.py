@@ -21,8 +21,9 @@ ALLOWED = {
     "accounts": {"storage"},
     "security": {"storage"},
     "analytics": {"storage", "privacy", "retrieval"},
+    "cluster": set(),  # Redis primitives only: assistant wires them in
     "assistant": {"storage", "speech", "retrieval", "privacy", "ui", "knowledge_base", "accounts", "security",
-                  "analytics"},
+                  "analytics", "cluster"},
 }
 
 

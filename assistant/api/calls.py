@@ -207,7 +207,12 @@ async def my_calls(ws: WebSocket, caller: Caller) -> None:
     channel = CallRegistry.agent_channel(caller.tenant, caller.name)
     queue = svc.bus.subscribe(channel)
     try:
-        await ws.send_text(json.dumps({"type": "agent.calls", "live": svc.calls.live_calls_of(caller.tenant, caller.name)}))
+        live = svc.calls.live_calls_of(caller.tenant, caller.name)
+        if svc.cluster is not None:  # their calls streaming on any node
+            live = [{"call_id": call_id, "started_at": entry["started_at"]}
+                    for call_id, entry in (await svc.cluster.live_calls()).items()
+                    if entry["tenant"] == caller.tenant and entry.get("agent") == caller.name]
+        await ws.send_text(json.dumps({"type": "agent.calls", "live": live}))
         async with credential_watch(ws, caller):
             await _forward(ws, queue)
     except (WebSocketDisconnect, RuntimeError):

@@ -105,6 +105,11 @@ async def list_calls(request: Request, caller: Caller) -> dict:
                                                 request.query_params.get("cursor") or None)
     except BadQuery as exc:
         raise _bad(exc.code, exc.message) from None
+    if svc.cluster is not None:  # the records are the cluster's; say which node streams each live call
+        owners = await svc.cluster.live_calls()
+        for call in calls:
+            if call["status"] == "live" and call["call_id"] in owners:
+                call["node"] = owners[call["call_id"]]["node"]
     return {"calls": calls, "next_cursor": cursor}
 
 
