@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from analytics.dashboard import Dashboard, Filters  # noqa: E402
-from analytics.stats import CallStats, call_stats_table  # noqa: E402
+from analytics.stats import CallStats  # noqa: E402
 from assistant.records import CallRecords  # noqa: E402
 sys.path.insert(0, str(REPO / "bench"))
 import history as history_bench  # noqa: E402  (bench/history.py)
