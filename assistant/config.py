@@ -31,6 +31,10 @@ class Settings:
     suggestion_min_score: float = 0.35
     suggestions_per_segment: int = 3
     suggestion_min_words: int = 3
+    # Suggestions searched on the partials' stable words, shown before the customer finishes
+    # (README "Speculative suggestions"); this sure at least, or they wait for the final.
+    speculative_suggestions: bool = True
+    suggestion_provisional_min_score: float = 0.5
     seed_kb: bool = True
     kb_import_max_bytes: int = 10 << 20  # largest knowledge-base import upload
     gap_threshold: float = 0.5  # cosine to a knowledge gap's centroid for a question to join it

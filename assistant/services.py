@@ -119,7 +119,9 @@ def build_services(settings: Settings) -> Services:
     streaming = StreamingConfig(endpointing=EndpointerConfig(min_silence_ms=settings.vad_min_silence_ms),
                                 partial_interval_s=settings.partial_interval_s)
     suggester = Suggester(knowledge, settings.suggestion_min_score, settings.suggestions_per_segment,
-                          settings.suggestion_min_words, gaps=knowledge_gaps)
+                          settings.suggestion_min_words, gaps=knowledge_gaps,
+                          provisional_min_score=settings.suggestion_provisional_min_score,
+                          speculate=settings.speculative_suggestions)
     registry = CallRegistry(engine, records, bus, suggester, streaming, call_limit(settings.max_calls, device.device),
                             resume_grace_s=settings.telephony_resume_s,
                             redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
