@@ -16,7 +16,7 @@ from security.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware, co
 from security.policy import missing_rules
 from ui import STATIC_DIR
 
-from .api import accounts, audit, calls, demo, gaps, kb, pages, privacy, telephony
+from .api import accounts, assist, audit, calls, demo, gaps, kb, pages, privacy, telephony
 from .api.auth import AUTHORIZE, AuthError, Caller, auth_error_handler
 from .config import Settings
 from .logs import setup_logging
@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Rafiq", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   summary="Real-time agent assist for multilingual call centres",
                   dependencies=[AUTHORIZE])
-    for module in (accounts, calls, kb, gaps, demo, telephony, privacy, audit, pages):
+    for module in (accounts, calls, assist, kb, gaps, demo, telephony, privacy, audit, pages):
         app.include_router(module.router)
     app.add_exception_handler(AuthError, auth_error_handler)
 
