@@ -24,6 +24,10 @@ class Settings:
     asr_compute_type: str = "auto"
     asr_beam_size: int = 5
     asr_threads: int = 0  # 0: all cores
+    # Encoder input of partials / finals: the utterance plus this padding (seconds) instead of
+    # Whisper's 30 s; 0 = the full 30 s (README "Speech engine", bench/latency.py).
+    asr_partial_pad_s: float = 1.0
+    asr_final_pad_s: float = 0.0
     model_cache: Path = field(default_factory=_default_model_cache)
     languages: tuple[str, ...] = ("fr", "ar", "es", "en", "pt")
     vad_min_silence_ms: int = 500

@@ -109,7 +109,9 @@ def build_services(settings: Settings) -> Services:
     model, device = load_whisper(settings.asr_model, settings.model_cache, settings.asr_device,
                                  settings.asr_compute_type, settings.asr_threads)
     recognizer = WhisperRecognizer(model, DecodeOptions(beam_size=settings.asr_beam_size,
-                                                        allowed_languages=settings.languages))
+                                                        allowed_languages=settings.languages,
+                                                        partial_pad_s=settings.asr_partial_pad_s or None,
+                                                        final_pad_s=settings.asr_final_pad_s or None))
     engine = SpeechEngine(recognizer)
     records = CallRecords(db)
     interrupted = records.mark_interrupted()

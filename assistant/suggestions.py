@@ -191,7 +191,13 @@ class Conversation:
         s = self.suggester
         if not s.speculate or event.speaker != "customer":
             return
+        # The words later partials keep (LocalAgreement); where partials come too seldom for two to
+        # agree (a loaded CPU), the latest one without its last word, which may be cut mid-word.
+        # A wrong guess costs little: it must clear a stricter bar, and the final confirms or replaces it.
         stable = event.stable_text.strip()
+        guess = " ".join(event.text.split()[:-1])
+        if len(guess.split()) > len(stable.split()):
+            stable = guess
         if len(stable.split()) < s.provisional_min_words:
             return
         if event.segment_id in self._finished:

@@ -60,6 +60,14 @@ class DecodeOptions:
     partial_beam_size: int = 1
     allowed_languages: tuple[str, ...] = ("fr", "ar", "es", "en", "pt")
     max_batch: int = 8
+    # Encoder input shorter than Whisper's 30 s (CTranslate2 accepts it): the utterance plus this
+    # much padding, with the decoder bounded to ``tokens_per_s`` (it does not stop on a short
+    # input otherwise). None: padded to 30 s. Partials only feed the speculative search and the
+    # grey text, so they may trade a little accuracy for speed; finals keep full padding unless
+    # told (README "Speech engine": WER by padding).
+    partial_pad_s: float | None = None
+    final_pad_s: float | None = None
+    tokens_per_s: float = 5.0
     # Leave the channel's current language only for a clearly more likely one: one short or
     # noisy utterance should not flip a French speaker to Portuguese. The share of the
     # probability (among allowed_languages) the new language needs is
@@ -132,9 +140,17 @@ class WhisperRecognizer:
                 language = current
         return language, share[language]
 
-    def recognize(self, batch: list[DecodeRequest], beam_size: int) -> list[Recognition]:
+    def recognize(self, batch: list[DecodeRequest], beam_size: int, pad_s: float | None = None) -> list[Recognition]:
         fe = self.model.feature_extractor
-        features = np.stack([pad_or_trim(fe(request.audio[:MAX_UTTERANCE_SAMPLES])) for request in batch])
+        features = [fe(request.audio[:MAX_UTTERANCE_SAMPLES]) for request in batch]
+        frames, max_length = 3000, self.model.max_length
+        if pad_s is not None:
+            longest = max(f.shape[-1] for f in features)
+            frames = min(3000, longest + int(pad_s * 100))
+            frames += frames % 2  # the encoder's convolution halves the frames
+            seconds = longest / 100
+            max_length = min(self.model.max_length, int(self.options.tokens_per_s * seconds + 12))
+        features = np.stack([pad_or_trim(f, frames) for f in features])
         encoder_output = self.model.encode(features)
         languages: list[tuple[str, float]] = []
         need_detection = any(request.language is None for request in batch)
@@ -151,11 +167,13 @@ class WhisperRecognizer:
             # Prefix tokens are forced, then generation continues them; they come back in the result.
             prefix = tokenizer.encode(" " + request.prefix.strip()) if request.prefix.strip() else []
             prompts.append(list(tokenizer.sot_sequence) + [tokenizer.no_timestamps] + prefix)
+        if pad_s is not None:
+            max_length = min(self.model.max_length, max_length + max(len(p) for p in prompts))
         results = self.model.model.generate(
             encoder_output,
             prompts,
             beam_size=beam_size,
-            max_length=self.model.max_length,
+            max_length=max_length,
             suppress_blank=True,
             suppress_tokens=[-1],
             return_scores=True,
@@ -251,19 +269,21 @@ class SpeechEngine:
             if self._finals:
                 jobs, self._finals = self._finals[:max_batch], self._finals[max_batch:]
                 beam = self.recognizer.options.beam_size
+                pad_s = self.recognizer.options.final_pad_s
             else:
                 ordered = sorted(self._partials.values())[:max_batch]
                 for job in ordered:
                     del self._partials[job.stream_key]
                 jobs = ordered
                 beam = self.recognizer.options.partial_beam_size
+                pad_s = self.recognizer.options.partial_pad_s
             jobs = [j for j in jobs if not j.future.done()]
             if not jobs:
                 continue
             started = time.perf_counter()
             try:
                 results = await loop.run_in_executor(
-                    self._executor, self.recognizer.recognize, [j.request for j in jobs], beam
+                    self._executor, self.recognizer.recognize, [j.request for j in jobs], beam, pad_s
                 )
             except Exception as exc:  # a broken batch must not hang its callers
                 log.exception("ASR batch failed")

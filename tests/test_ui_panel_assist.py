@@ -125,15 +125,17 @@ def test_provisional_suggestion_is_replaced_in_place_when_the_customer_goes_on(p
                            "perspectiva sobre temas específicos.", "es")
     page.evaluate(WATCH_CARDS)
     clip, _ = fleurs_clip("es", 1)
-    play(page, floor, tenant, clip, "replaced")
+    call_id = play(page, floor, tenant, clip, "replaced")
     history = cards(page)
-    assert len(history) == 1, history
-    states = history[0]
-    assert states[0][1:] == ["true", blogs], states
-    assert states[-1][1:] == ["false", internet], states
+    # The utterance may be cut in two at the speaker's pause; whichever card the blogs guess was
+    # in, that same element ended on the internet article, confirmed.
+    swapped = [states for states in history if states[0][1:] == ["true", blogs]]
+    assert swapped and swapped[0][-1][1:] == ["false", internet], history
+    assert all(states[-1][1] == "false" for states in history), history
     assert page.evaluate("() => window.__removed") == 0
-    expect(page.get_by_test_id("suggestion")).to_have_count(1)
-    expect(page.get_by_test_id("suggestion-count")).to_have_text("1")
+    view = httpx.get(f"{floor.base_url}/v1/calls/{call_id}", headers=floor.headers("agent", tenant), timeout=30).json()
+    expect(page.get_by_test_id("suggestion")).to_have_count(len(view["suggestions"]))
+    expect(page.get_by_test_id("suggestion-count")).to_have_text(str(len(view["suggestions"])))
 
 
 QUESTIONS = {  # one question about lost cards, in each language a call may be in
