@@ -40,6 +40,11 @@ class Settings:
     speculative_suggestions: bool = True
     suggestion_provisional_min_score: float = 0.5
     seed_kb: bool = True
+    # Optional reply drafting by a local LLM (README "LLM drafting"): off while llm_url is empty.
+    llm_url: str = ""  # an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1
+    llm_model: str = "default"
+    llm_api_key: str = ""
+    llm_timeout_s: float = 3.0  # a draft later than this is dropped; the article's text stays
     kb_import_max_bytes: int = 10 << 20  # largest knowledge-base import upload
     gap_threshold: float = 0.5  # cosine to a knowledge gap's centroid for a question to join it
     max_calls: int = -1  # live calls per process; -1 = one per CPU core on CPU, none on GPU; 0 = no limit

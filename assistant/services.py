@@ -128,5 +128,11 @@ def build_services(settings: Settings) -> Services:
                             resume_grace_s=settings.telephony_resume_s,
                             redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
                             agent_team=lambda tenant, agent: agent_team(accounts, tenant, agent))
+    if settings.llm_url:
+        from .drafting import Drafter, DraftingObserver  # LangChain is loaded only when drafting is on
+
+        registry.observers.append(DraftingObserver(
+            Drafter(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s), knowledge))
+        log.info("reply drafting on", extra={"llm_url": settings.llm_url, "model": settings.llm_model})
     return Services(settings=settings, kb=knowledge, records=records, bus=bus, calls=registry, engine=engine,
                     gaps=knowledge_gaps, imports=ImportJobs(knowledge), accounts=accounts, audit=audit)

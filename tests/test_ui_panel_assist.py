@@ -115,22 +115,23 @@ def test_provisional_suggestion_is_confirmed_in_the_same_card(page, floor, tenan
 
 
 def test_provisional_suggestion_is_replaced_in_place_when_the_customer_goes_on(page, floor, tenant):
-    """FLEURS es-1 starts on blogs in class and ends on answering internet content: the first
-    words bring up the blogs article; the rest of the sentence the other one, in the same card."""
-    blogs = add_article(floor, tenant, "Los blogs en clase",
-                        "El uso adecuado de los blogs en clase ayuda a los alumnos.", "es")
-    internet = add_article(floor, tenant, "Responder a contenidos de internet",
-                           "Responder activamente a los contenidos de internet permite a los alumnos ser más "
-                           "analíticos y críticos, definir su postura ante los escritos de otros y establecer su "
-                           "perspectiva sobre temas específicos.", "es")
+    """FLEURS es-0 starts like general travel advice ("se recomienda a los viajeros que se
+    informen…") and ends on extreme weather: the first words bring up the travel-advice article,
+    the whole sentence the weather one, drawn in the same card."""
+    advice = add_article(floor, tenant, "Antes de viajar: recomendaciones",
+                        "Se recomienda a los viajeros que se informen antes de salir sobre los documentos, las "
+                        "vacunas y el seguro de viaje.", "es")
+    weather = add_article(floor, tenant, "Alertas de clima extremo",
+                           "Un riesgo de clima extremo en la zona visitada, como una tormenta o una ola de calor, "
+                           "puede afectar sus planes: consulte las alertas meteorológicas.", "es")
     page.evaluate(WATCH_CARDS)
-    clip, _ = fleurs_clip("es", 1)
+    clip, _ = fleurs_clip("es", 0)
     call_id = play(page, floor, tenant, clip, "replaced")
     history = cards(page)
-    # The utterance may be cut in two at the speaker's pause; whichever card the blogs guess was
-    # in, that same element ended on the internet article, confirmed.
-    swapped = [states for states in history if states[0][1:] == ["true", blogs]]
-    assert swapped and swapped[0][-1][1:] == ["false", internet], history
+    # Whichever card the travel-advice guess was in, that same element ended on the weather
+    # article, confirmed.
+    swapped = [states for states in history if states[0][1:] == ["true", advice]]
+    assert swapped and swapped[0][-1][1:] == ["false", weather], history
     assert all(states[-1][1] == "false" for states in history), history
     assert page.evaluate("() => window.__removed") == 0
     view = httpx.get(f"{floor.base_url}/v1/calls/{call_id}", headers=floor.headers("agent", tenant), timeout=30).json()
