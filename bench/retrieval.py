@@ -188,8 +188,7 @@ VARIANTS = [
 # --- k-fold: fusion weights tuned on some folds, reported on the held-out one ------------------------
 
 GRID = [Ranking(lexical_weight=lw, whole_weight=ww, support=sp, fused_boost=fb)
-        for lw in (0.0, 0.25, 0.5, 1.0) for ww in (0.0, 0.5, 1.0, 2.0) for sp in (0.0, 0.5, 1.0)
-        for fb in (0.0, 0.1, 0.2)]
+        for lw in (0.0, 0.5, 1.0) for ww in (0.5, 1.0, 2.0) for sp in (0.0, 0.5, 1.0) for fb in (0.1,)]
 
 
 @dataclass

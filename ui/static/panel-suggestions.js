@@ -15,9 +15,12 @@
   var I = window.RafiqI18n;
 
   I.extend({
-    fr: { "suggestion.provisional": "Provisoire", "suggestion.provisional_hint": "Le client parle encore : réponse probable" },
-    ar: { "suggestion.provisional": "مؤقت", "suggestion.provisional_hint": "العميل ما زال يتكلم: إجابة مرجّحة" },
-    en: { "suggestion.provisional": "Provisional", "suggestion.provisional_hint": "The customer is still speaking: a likely answer" }
+    fr: { "suggestion.provisional": "Provisoire", "suggestion.provisional_hint": "Le client parle encore : réponse probable",
+          "suggestion.draft": "Réponse proposée (IA, d'après l'article)" },
+    ar: { "suggestion.provisional": "مؤقت", "suggestion.provisional_hint": "العميل ما زال يتكلم: إجابة مرجّحة",
+          "suggestion.draft": "رد مقترح (ذكاء اصطناعي، من المقال)" },
+    en: { "suggestion.provisional": "Provisional", "suggestion.provisional_hint": "The customer is still speaking: a likely answer",
+          "suggestion.draft": "Suggested reply (AI, from the article)" }
   });
 
   var gone = new Map(); // call_id -> Set of suggestion ids replaced or retracted
@@ -77,5 +80,32 @@
     return true;
   }
 
-  window.RafiqPanelSuggestions = { adopt: adopt, mark: mark, retract: retract };
+  /* An LLM's reply drafted from the card's article(s) (RAFIQ_LLM_URL): shown above the article's
+   * text, which stays. Only a ready draft is shown; a refused or late one leaves the card as is. */
+  function draft(cards, ev) {
+    var card = cards.get(String(ev.suggestion_id));
+    if (!card || ev.status !== "ready" || !ev.text) return;
+    var box = card.el.querySelector(".sugg__draft");
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "sugg__draft";
+      box.setAttribute("data-testid", "suggestion-draft");
+      var label = document.createElement("span");
+      label.className = "sugg__draft-label";
+      label.setAttribute("data-i18n", "suggestion.draft");
+      var text = document.createElement("p");
+      text.className = "sugg__draft-text";
+      text.dir = "auto";
+      box.appendChild(label);
+      box.appendChild(text);
+      var body = card.el.querySelector(".sugg__body");
+      body.insertBefore(box, body.querySelector(".sugg__text"));
+    }
+    box.querySelector(".sugg__draft-label").textContent = I.t("suggestion.draft");
+    var p = box.querySelector(".sugg__draft-text");
+    p.textContent = ev.text;
+    if (ev.language) p.setAttribute("lang", String(ev.language));
+  }
+
+  window.RafiqPanelSuggestions = { adopt: adopt, mark: mark, retract: retract, draft: draft };
 })();

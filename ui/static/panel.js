@@ -735,6 +735,7 @@
       case "suggestion.retracted":
         if (Speculative && Speculative.retract(state.suggestions, ev)) updateSuggestionCount();
         break;
+      case "suggestion.draft": if (Speculative) Speculative.draft(state.suggestions, ev); break;
       case "call.ended": onCallEnded(ev); break;
       case "error": state.lastError = ev.code || "error"; break;
       default: break; // unknown event types are ignored (forward compatible)
