@@ -38,9 +38,11 @@ def test_typed_search_is_answered_from_the_calls_campaign_and_shared_articles(fl
 
 def test_typed_search_refuses_bad_input_and_other_tenants(floor, alpha_call):
     tenant, _, call_id = alpha_call
-    assert answers(floor, call_id, "", "supervisor", tenant).status_code == 422
-    blank = answers(floor, call_id, "   ", "supervisor", tenant)
-    assert blank.status_code == 422 and blank.json()["detail"]["code"] == "empty_query", blank.text
+    for blank in ("", "   "):
+        refused = answers(floor, call_id, blank, "supervisor", tenant)
+        assert refused.status_code == 422 and refused.json()["detail"]["code"] == "empty_query", refused.text
+    too_long = answers(floor, call_id, "x" * 501, "supervisor", tenant)
+    assert too_long.status_code == 422
     bad_language = answers(floor, call_id, QUESTION_PT, "supervisor", tenant, language="xx")
     assert bad_language.status_code == 422 and bad_language.json()["detail"]["code"] == "bad_language"
     # Another tenant's supervisor, and an agent whose call it is not: as if the call did not exist.

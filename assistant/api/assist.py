@@ -16,12 +16,13 @@ router = APIRouter(tags=["calls"])
 
 
 @router.get("/v1/calls/{call_id}/answers")
-async def call_answers(request: Request, call_id: str, q: str = Query(min_length=1, max_length=500),
+async def call_answers(request: Request, call_id: str, q: str = Query("", max_length=500),
                        language: str | None = None, k: int = Query(3, ge=1, le=10), *, caller: Caller) -> dict:
     """Published answers to a question the agent typed, in any of the call languages, from the
     articles the call's suggestions come from (its campaign's and the shared ones); in
     ``language`` (the customer's) when a variant exists. Another tenant's call, or a call the
-    caller may not see, answers 404."""
+    caller may not see, answers 404 whatever the question (checked first, so the answer tells
+    nothing about other tenants' call ids)."""
     svc = services(request)
     call = await _visible_call(svc, caller, call_id)
     if call is None:
