@@ -288,8 +288,11 @@ class Conversation:
         # A short follow-up ("et pour l'étranger ?") is searched with the turns before it.
         found = await self._search(event, event.text, with_context=True) if (enough_words or self.turns) else None
         answers = [a for a in found.answers if a.score >= s.min_score][: s.k] if found else []
-        if found is not None and found.context is None and not enough_words:
-            answers = []  # too short to stand alone, and the context did not help
+        if not enough_words and not (found is not None and found.context == "agent_question"
+                                     or event.text.rstrip().endswith(QUESTION_MARKS)):
+            # Too short to stand alone ("oui", "d'accord"): only an answer to the agent's question
+            # or a short follow-up question is searched with the turns before it.
+            answers = []
         if not answers:
             if shown is not None:
                 await self.emit(SuggestionRetracted(call_id=self.call_id, suggestion_id=shown.event.suggestion_id,

@@ -213,3 +213,13 @@ async def test_real_call_customer_repeating_the_question_does_not_get_the_same_c
     assert [(s["for_segment_id"], s["sources"][0]["article_id"]) for s in call["suggestions"]] == [
         (finals[0]["segment_id"], article.json()["id"])]
     assert call["suggestions"][0]["provisional"] is False
+
+
+async def test_a_short_reply_is_searched_only_as_an_answer_to_the_agents_question(kb):
+    knowledge, ids = kb
+    call = Call(knowledge)
+    await call.say("customer", "Combien coûte un virement ?")
+    assert not await call.say("customer", "Ah bon.")  # two words after the customer's own question: nothing
+    call = Call(knowledge)
+    await call.say("agent", "C'est pour la carte Visa ?")
+    assert [best(e) for e in await call.say("customer", "Oui, bloquée.")] == [ids["visa"]]
