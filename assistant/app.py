@@ -19,7 +19,7 @@ from security.http import BodySizeLimitMiddleware, SecurityHeadersMiddleware, co
 from security.policy import missing_rules
 from ui import STATIC_DIR
 
-from .api import accounts, analytics, audit, calls, dashboard, demo, floor, gaps, history, kb, pages, privacy, quality, telephony
+from .api import accounts, analytics, assist, audit, calls, dashboard, demo, floor, gaps, history, kb, pages, privacy, quality, telephony
 from .api.auth import AUTHORIZE, AuthError, Caller, auth_error_handler
 from .config import Settings
 from .logs import setup_logging
@@ -102,8 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   summary="Real-time agent assist for multilingual call centres",
                   dependencies=[AUTHORIZE])
     # history before calls: its /v1/calls/export must win over /v1/calls/{call_id}.
-    for module in (accounts, history, calls, floor, kb, gaps, demo, telephony, privacy, audit, quality, analytics, dashboard,
-                   pages):
+    for module in (accounts, history, calls, assist, floor, kb, gaps, demo, telephony, privacy, audit, quality, analytics,
+                   dashboard, pages):
         app.include_router(module.router)
     app.add_exception_handler(AuthError, auth_error_handler)
 

@@ -29,6 +29,10 @@ class Settings:
     asr_watts: float = 0.0
     asr_watts_cpu: float = 65.0  # a server CPU socket under load (a typical 65 W TDP part)
     asr_watts_cuda: float = 300.0  # a data-centre GPU busy with small batches (well under its peak TDP)
+    # Encoder input of partials / finals: the utterance plus this padding (seconds) instead of
+    # Whisper's 30 s; 0 = the full 30 s (README "Speech engine", bench/latency.py).
+    asr_partial_pad_s: float = 1.0
+    asr_final_pad_s: float = 0.0
     model_cache: Path = field(default_factory=_default_model_cache)
     languages: tuple[str, ...] = ("fr", "ar", "es", "en", "pt")
     vad_min_silence_ms: int = 500
@@ -36,7 +40,16 @@ class Settings:
     suggestion_min_score: float = 0.35
     suggestions_per_segment: int = 3
     suggestion_min_words: int = 3
+    # Suggestions searched on the partials' stable words, shown before the customer finishes
+    # (README "Speculative suggestions"); this sure at least, or they wait for the final.
+    speculative_suggestions: bool = True
+    suggestion_provisional_min_score: float = 0.5
     seed_kb: bool = True
+    # Optional reply drafting by a local LLM (README "LLM drafting"): off while llm_url is empty.
+    llm_url: str = ""  # an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1
+    llm_model: str = "default"
+    llm_api_key: str = ""
+    llm_timeout_s: float = 3.0  # a draft later than this is dropped; the article's text stays
     kb_import_max_bytes: int = 10 << 20  # largest knowledge-base import upload
     gap_threshold: float = 0.5  # cosine to a knowledge gap's centroid for a question to join it
     max_calls: int = -1  # live calls per process; -1 = one per CPU core on CPU, none on GPU; 0 = no limit

@@ -56,6 +56,19 @@ class SuggestionEvent(BaseModel):
     language: str
     text: str
     sources: list[Source]
+    # Shown before the customer finished (searched on the stable words of the partials); a later
+    # suggestion for the segment confirms or replaces it.
+    provisional: bool = False
+    replaces: str | None = None  # the suggestion this one takes the place of, on the panel too
+
+
+class SuggestionRetracted(BaseModel):
+    """A provisional suggestion the customer's final words did not bear out: the panel drops it."""
+
+    type: Literal["suggestion.retracted"] = "suggestion.retracted"
+    call_id: str
+    suggestion_id: str
+    for_segment_id: str
 
 
 class SuggestionFeedback(BaseModel):

@@ -147,7 +147,9 @@ def build_services(settings: Settings) -> Services:
     model, device = load_whisper(settings.asr_model, settings.model_cache, settings.asr_device,
                                  settings.asr_compute_type, settings.asr_threads)
     recognizer = WhisperRecognizer(model, DecodeOptions(beam_size=settings.asr_beam_size,
-                                                        allowed_languages=settings.languages))
+                                                        allowed_languages=settings.languages,
+                                                        partial_pad_s=settings.asr_partial_pad_s or None,
+                                                        final_pad_s=settings.asr_final_pad_s or None))
     engine = SpeechEngine(recognizer)
     records = CallRecords(db)
     if settings.redis_url:
@@ -162,7 +164,9 @@ def build_services(settings: Settings) -> Services:
     streaming = StreamingConfig(endpointing=EndpointerConfig(min_silence_ms=settings.vad_min_silence_ms),
                                 partial_interval_s=settings.partial_interval_s)
     suggester = Suggester(knowledge, settings.suggestion_min_score, settings.suggestions_per_segment,
-                          settings.suggestion_min_words, gaps=knowledge_gaps)
+                          settings.suggestion_min_words, gaps=knowledge_gaps,
+                          provisional_min_score=settings.suggestion_provisional_min_score,
+                          speculate=settings.speculative_suggestions)
     registry = CallRegistry(engine, records, bus, suggester, streaming, call_limit(settings.max_calls, device.device),
                             resume_grace_s=settings.telephony_resume_s,
                             redaction=lambda tenant: accounts.tenant_settings(tenant).redact,
@@ -182,6 +186,12 @@ def build_services(settings: Settings) -> Services:
         floor,
         post_call,
     ])
+    if settings.llm_url:
+        from .drafting import Drafter, DraftingObserver  # LangChain is loaded only when drafting is on
+
+        registry.observers.append(DraftingObserver(
+            Drafter(settings.llm_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout_s), knowledge))
+        log.info("reply drafting on", extra={"llm_url": settings.llm_url, "model": settings.llm_model})
     cluster = None
     if settings.redis_url:
         state = ClusterState(redis_async, node_id_for(settings), node_ttl_s=NODE_TTL_S)

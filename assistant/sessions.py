@@ -126,6 +126,9 @@ class CallSession:
         # Events waiting for the observers, handled in order by one task per call so that an
         # observer's work (a model, a query) never delays the transcript or the suggestions.
         self._observed: asyncio.Queue | None = None
+        # Suggestions follow the conversation: speculative on partials, confirmed on finals.
+        self.conversation = registry.suggester.conversation(
+            call_id, tenant, self.campaign, lambda event: registry.emit(call_id, event))
         self.transcriber = CallTranscriber(call_id, roles, registry.engine, self._on_segment, language,
                                            registry.streaming_config)
         self._channels = {channel.speaker: channel for channel in self.transcriber.channels}
@@ -249,19 +252,18 @@ class CallSession:
         if segment.final:
             payload = await self.registry.annotate(self, payload)
         await self.registry.emit(self.call_id, payload, persist=segment.final)
-        if segment.final and segment.speaker == "customer":
-            task = asyncio.get_running_loop().create_task(self._suggest(event))
-            self._suggestion_tasks.add(task)
-            task.add_done_callback(self._suggestion_tasks.discard)
+        task = asyncio.get_running_loop().create_task(self._suggest(event, segment.final))
+        self._suggestion_tasks.add(task)
+        task.add_done_callback(self._suggestion_tasks.discard)
 
-    async def _suggest(self, segment: TranscriptEvent) -> None:
+    async def _suggest(self, segment: TranscriptEvent, final: bool) -> None:
         try:
-            suggestion = await self.registry.suggester.suggest(segment, self.tenant, self.campaign)
+            if final:
+                await self.conversation.on_final(segment)
+            else:
+                await self.conversation.on_partial(segment)
         except Exception:
             log.exception("suggestion failed", extra={"call_id": self.call_id, "segment_id": segment.segment_id})
-            return
-        if suggestion is not None:
-            await self.registry.emit(self.call_id, suggestion.model_dump())
 
     async def finish(self, reason: str) -> None:
         """Transcribe what was received, let suggestions land, then close the record (once)."""
@@ -277,6 +279,7 @@ class CallSession:
             await self.transcriber.finish()
             if self._suggestion_tasks:
                 await asyncio.gather(*self._suggestion_tasks, return_exceptions=True)
+            await self.conversation.on_end()
             if self._observed is not None:
                 await self._observed.join()  # every event so far observed before the end is
             for observer, on_end in _hooks(self.registry.observers, "on_end"):
@@ -556,11 +559,14 @@ class CallRegistry:
         events = await asyncio.to_thread(self.records.events, call_id)
         feedback = {e["suggestion_id"]: e for e in events if e["type"] == "suggestion.feedback"}
         call["segments"] = [e for e in events if e["type"] == "transcript.final"]
+        # The suggestions the agent was left with: not those a later one replaced or that were retracted.
+        gone = {e.get("replaces") for e in events if e["type"] == "suggestion"} | {
+            e["suggestion_id"] for e in events if e["type"] == "suggestion.retracted"}
         call["suggestions"] = [
             {**e, "feedback": ({"action": feedback[e["suggestion_id"]]["action"],
                                 "text": feedback[e["suggestion_id"]]["text"]}
                                if e["suggestion_id"] in feedback else None)}
-            for e in events if e["type"] == "suggestion"
+            for e in events if e["type"] == "suggestion" and e["suggestion_id"] not in gone
         ]
         # The speech model's time and energy for the call (assistant.compute), once it has ended.
         compute = next((e for e in reversed(events) if e["type"] == "call.compute"), None)

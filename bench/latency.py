@@ -8,6 +8,7 @@ WER of the finals, and the ASR real-time factor.
     .venv/bin/python bench/latency.py                 # all 20 clips, both conditions
     .venv/bin/python bench/latency.py --languages fr,es --conditions pcm16k
     .venv/bin/python bench/latency.py --languages fr --conditions pcm16k --clips 1   # a quick check
+    .venv/bin/python bench/latency.py --set RAFIQ_SPECULATIVE_SUGGESTIONS=0          # an attempt's setting
     .venv/bin/python bench/latency.py --url http://127.0.0.1:8000 --token T --ingest-key K  # a running server
 
 The server it starts gets a user ``bench`` (trainer and supervisor: it writes the articles, reads the
@@ -122,20 +123,37 @@ async def run_clip(base: str, creds: Credentials, clip: Path, reference: str, en
         return sent_at[-1][1]
 
     finals = [(t, e) for t, e in events if e["type"] == "transcript.final"]
-    suggestions = {e["for_segment_id"]: t for t, e in events if e["type"] == "suggestion"}
-    final_delays, suggestion_delays = [], []
+    first: dict[str, float] = {}  # segment → when its first suggestion (provisional or not) arrived
+    confirmed: dict[str, float] = {}  # segment → when its suggestion with provisional false arrived
+    articles: dict[str, list[tuple[bool, str]]] = {}  # segment → (provisional, best article) in order
+    for received, event in events:
+        if event["type"] != "suggestion":
+            continue
+        segment = event["for_segment_id"]
+        first.setdefault(segment, received)
+        if not event.get("provisional"):
+            confirmed.setdefault(segment, received)
+        articles.setdefault(segment, []).append((bool(event.get("provisional")), event["sources"][0]["article_id"]))
+    retracted = sum(1 for _, e in events if e["type"] == "suggestion.retracted")
+    final_delays, first_delays, confirmed_delays = [], [], []
     for received, event in finals:
         inside = [end for end in ends if event["start"] <= end <= event["end"] + 0.05]
         if not inside:
             continue
         spoken_end = wall_time_of(max(inside))
         final_delays.append(received - spoken_end)
-        if event["segment_id"] in suggestions:
-            suggestion_delays.append(suggestions[event["segment_id"]] - spoken_end)
+        if event["segment_id"] in first:
+            first_delays.append(first[event["segment_id"]] - spoken_end)
+        if event["segment_id"] in confirmed:
+            confirmed_delays.append(confirmed[event["segment_id"]] - spoken_end)
+    # Provisional answers the final kept (same article) and those it changed or withdrew.
+    kept = sum(1 for seq in articles.values() if seq[0][0] and seq[-1] == (False, seq[0][1]))
+    changed = sum(1 for seq in articles.values() if seq[0][0]) - kept
     hypothesis = " ".join(e["text"] for _, e in finals)
-    return {"wer": word_error_rate(reference, hypothesis), "final": final_delays, "suggestion": suggestion_delays,
+    return {"wer": word_error_rate(reference, hypothesis), "final": final_delays, "suggestion": confirmed_delays,
+            "first": first_delays, "provisional_kept": kept, "provisional_changed": changed, "retracted": retracted,
             "audio_seconds": audio.shape[1] / TARGET_RATE, "hypothesis": hypothesis,
-            "suggested": bool(suggestions)}
+            "suggested": bool(confirmed)}
 
 
 def fleurs_clips(languages: list[str], per_language: int | None = None) -> list[tuple[Path, str]]:
@@ -165,10 +183,11 @@ async def bench(base: str, creds: Credentials, languages: list[str], conditions:
                 rows.append(result)
                 print(f"[{condition} {number}/{len(clips)}] {clip.stem}: WER {result['wer']:.2f}, "
                       f"final {', '.join(f'{d:.2f}' for d in result['final'])} s, "
-                      f"suggestion {', '.join(f'{d:.2f}' for d in result['suggestion'])} s", flush=True)
+                      f"first suggestion {', '.join(f'{d:.2f}' for d in result['first'])} s, "
+                      f"confirmed {', '.join(f'{d:.2f}' for d in result['suggestion'])} s", flush=True)
     print()
     print(f"{'condition':<9} {'lang':<5} {'clips':>5} {'WER':>6} {'final p50':>10} {'final p95':>10} "
-          f"{'sugg p50':>9} {'sugg p95':>9} {'RTF':>6}")
+          f"{'first p50':>10} {'first p95':>10} {'conf p50':>9} {'conf p95':>9} {'prov ok/chg':>11} {'RTF':>6}")
     groups = [(c, l) for c in conditions for l in languages] + [(c, "all") for c in conditions]
     for condition, lang in groups:
         subset = [r for r in rows if r["condition"] == condition and lang in ("all", r["language"])]
@@ -176,13 +195,18 @@ async def bench(base: str, creds: Credentials, languages: list[str], conditions:
             continue
         finals = [d for r in subset for d in r["final"]]
         suggestions = [d for r in subset for d in r["suggestion"]]
+        first = [d for r in subset for d in r["first"]]
+        provisional = f"{sum(r['provisional_kept'] for r in subset)}/{sum(r['provisional_changed'] for r in subset)}"
         rtf = sum(r["asr_seconds"] for r in subset) / sum(r["audio_seconds"] for r in subset)
         print(f"{condition:<9} {lang:<5} {len(subset):>5} {statistics.mean(r['wer'] for r in subset):>6.3f} "
               f"{percentile(finals, 50):>10.2f} {percentile(finals, 95):>10.2f} "
-              f"{percentile(suggestions, 50):>9.2f} {percentile(suggestions, 95):>9.2f} {rtf:>6.3f}")
+              f"{percentile(first, 50):>10.2f} {percentile(first, 95):>10.2f} "
+              f"{percentile(suggestions, 50):>9.2f} {percentile(suggestions, 95):>9.2f} {provisional:>11} {rtf:>6.3f}")
     print("\nWER: mean per clip against the FLEURS reference (normalised). Delays in seconds from the "
-          "end of speech (offline VAD) to the event's arrival at a subscriber. RTF: ASR compute "
-          "seconds (partials and finals) per second of call audio.")
+          "end of speech (offline VAD) to the event's arrival at a subscriber (negative: before the "
+          "customer stopped). first: the segment's first suggestion, provisional or not; conf: its "
+          "confirmed one (provisional false). prov ok/chg: provisional suggestions the final kept / "
+          "changed or withdrew. RTF: ASR compute seconds (partials and finals) per second of call audio.")
 
 
 def main() -> None:
@@ -193,6 +217,9 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=None, help="the first N clips of each language (default all)")
     parser.add_argument("--token", default=os.environ.get("RAFIQ_TOKEN", ""),
                         help="with --url: a trainer+supervisor user's access token (default RAFIQ_TOKEN)")
+    parser.add_argument("--set", action="append", default=[], metavar="RAFIQ_X=VALUE",
+                        help="a setting of the server this bench starts (repeatable), e.g. "
+                             "RAFIQ_SPECULATIVE_SUGGESTIONS=0 or RAFIQ_ASR_PARTIAL_PAD_S=1")
     parser.add_argument("--ingest-key", default=os.environ.get("RAFIQ_INGEST_KEY", ""),
                         help="with --url: an ingest API key of that user's tenant (default RAFIQ_INGEST_KEY)")
     args = parser.parse_args()
@@ -206,7 +233,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         print("starting a Rafiq server…", flush=True)
-        server = ServerProcess(Path(tmp), RAFIQ_SEED_KB="0", RAFIQ_LOG_LEVEL="WARNING")
+        settings = dict(item.split("=", 1) for item in args.set)
+        if settings:
+            print(f"server settings: {settings}", flush=True)
+        server = ServerProcess(Path(tmp), RAFIQ_SEED_KB="0", RAFIQ_LOG_LEVEL="WARNING", **settings)
         with server as base:
             asyncio.run(bench(base, bench_credentials(server), languages, conditions, args.clips))
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/retrieval.py             # everything (about 15 minutes on 2 shared cores)
     .venv/bin/python bench/retrieval.py --skip-latency
+    .venv/bin/python bench/retrieval.py --folds 3   # weights tuned on 2 folds, R@1 on the held-out one
 
 XQuAD (../shared/data/retrieval/xquad, first 12 articles): each English paragraph is one
 article (title = its Wikipedia title, body = the paragraph); the en, es and ar questions are
@@ -43,7 +44,8 @@ sys.path.insert(0, str(REPO))
 from retrieval import lexical  # noqa: E402
 from retrieval.chunking import article_passages  # noqa: E402
 from retrieval.embeddings import UsemEmbeddings  # noqa: E402
-from retrieval.index import Passage, PassageIndex, Ranking  # noqa: E402
+from retrieval.index import Passage, PassageIndex, Ranking, rank_articles  # noqa: E402
+from retrieval.stores import SearchFilter  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "retrieval"
 log = logging.getLogger("bench.retrieval")
@@ -183,6 +185,106 @@ VARIANTS = [
 ]
 
 
+# --- k-fold: fusion weights tuned on some folds, reported on the held-out one ------------------------
+
+GRID = [Ranking(lexical_weight=lw, whole_weight=ww, support=sp, fused_boost=fb)
+        for lw in (0.0, 0.5, 1.0) for ww in (0.5, 1.0, 2.0) for sp in (0.0, 0.5, 1.0) for fb in (0.1,)]
+
+
+@dataclass
+class FoldRanks:
+    """For each ranking of a grid, the rank of the gold article (None: not in the top 10) of every
+    query, with the fold the query belongs to. ``series`` names what one R@1 is computed over
+    (e.g. "XQuAD es→en"); the tuning objective is the mean R@1 of all series."""
+
+    folds: dict[str, list[int]]  # series -> fold of each query
+    ranks: list[dict[str, list[int | None]]]  # grid index -> series -> rank of each query
+
+
+def fold_of(article_id: str, articles: list[str], k: int) -> int:
+    """Folds over whole source articles (XQuAD: a Wikipedia article's paragraphs stay together;
+    Banking77: an intent), round-robin in sorted order."""
+    return articles.index(article_id) % k
+
+
+def collect_ranks(task: Task, variant: Variant, embeddings, workdir: Path, grid: list[Ranking], k: int,
+                  unit=lambda article_id: article_id, every: int = 1) -> FoldRanks:
+    """Every query of ``task`` against its whole index, ranked by each ranking of ``grid``. Qdrant
+    is asked once per query and lexical weight; the article ranking is re-run for the rest."""
+    index = PassageIndex.open(embeddings, None, Path(tempfile.mkdtemp(dir=workdir)), ranking=variant.ranking)
+    for article in task.articles:
+        index.replace_article(article.article_id, passages_for(article, variant))
+    units = sorted({unit(a.article_id) for a in task.articles})
+    folds: dict[str, list[int]] = {}
+    ranks: list[dict[str, list[int | None]]] = [defaultdict(list) for _ in grid]
+    for language, pairs in task.queries.items():
+        series = f"{task.name} {language}"
+        pairs = pairs[::every]  # every query, or a stride through all of them (a quick run)
+        folds[series] = [fold_of(unit(gold), units, k) for _, gold in pairs]
+        vectors = index._embed([q for q, _ in pairs])
+        for (question, gold), dense in zip(pairs, vectors):
+            by_weight = {}
+            for g, ranking in enumerate(grid):
+                if ranking.lexical_weight not in by_weight:
+                    by_weight[ranking.lexical_weight] = index.store.query(
+                        dense.tolist(), lexical.query_vector(question) if ranking.lexical_weight > 0 else ([], []),
+                        SearchFilter(tenant="bench"), limit=ranking.candidates, lexical_weight=ranking.lexical_weight)
+                candidates = by_weight[ranking.lexical_weight]
+                ids = [hit.passage.article_id for hit in rank_articles(candidates, dense, ranking)[:10]] if candidates else []
+                ranks[g][series].append(ids.index(gold) + 1 if gold in ids else None)
+    index.close()
+    return FoldRanks(folds, [dict(r) for r in ranks])
+
+
+def recall_at_1(ranks: list[int | None], folds: list[int], keep) -> float:
+    chosen = [r for r, f in zip(ranks, folds) if keep(f)]
+    return sum(r == 1 for r in chosen) / len(chosen) if chosen else float("nan")
+
+
+def cross_validate(data: FoldRanks, k: int) -> dict:
+    """Per held-out fold: the grid ranking with the best mean R@1 on the other folds' queries
+    (ties: the first in the grid), and its R@1 on the held-out queries, which played no part in
+    choosing it. Held-out R@1 over all folds pools every query once (each is held out once)."""
+    chosen, held = [], {series: [] for series in data.folds}
+    for fold in range(k):
+        def objective(g: int) -> float:
+            return float(np.mean([recall_at_1(data.ranks[g][s], data.folds[s], lambda f: f != fold)
+                                  for s in data.folds]))
+        best = max(range(len(data.ranks)), key=lambda g: (objective(g), -g))
+        chosen.append(best)
+        for series, folds in data.folds.items():
+            held[series] += [r for r, f in zip(data.ranks[best][series], folds) if f == fold]
+    return {"chosen": chosen,
+            "held_out": {s: sum(r == 1 for r in ranks) / len(ranks) for s, ranks in held.items()}}
+
+
+def folds_report(embeddings, workdir: Path, k: int, grid: list[Ranking] = GRID, every: int = 1) -> None:
+    xq, bk = xquad(), banking77()
+    # XQuAD folds over Wikipedia articles ("xquad-<article>-<paragraph>"), Banking77 over intents.
+    parts = [collect_ranks(xq, Variant("default", DEFAULT), embeddings, workdir, grid, k,
+                           unit=lambda a: a.rsplit("-", 1)[0], every=every),
+             collect_ranks(bk, Variant("20 examples", DEFAULT, examples=20), embeddings, workdir, grid, k, every=every)]
+    data = FoldRanks({s: f for p in parts for s, f in p.folds.items()},
+                     [{**a, **b} for a, b in zip(parts[0].ranks, parts[1].ranks)])
+    result = cross_validate(data, k)
+    default = grid.index(DEFAULT) if DEFAULT in grid else None
+    print(f"\n{k}-fold: fusion weights chosen on {k - 1} folds (mean R@1 of the series below), "
+          f"reported on the held-out fold; {len(grid)} rankings in the grid")
+    for fold, g in enumerate(result["chosen"]):
+        r = grid[g]
+        print(f"  fold {fold}: lexical {r.lexical_weight}, whole {r.whole_weight}, support {r.support}, "
+              f"fused {r.fused_boost}")
+    print("| series | held-out R@1 (tuned on the other folds) | default weights, same queries | goal |")
+    print("|---|---|---|---|")
+    goals = {"XQuAD es": "≥ 0.85", "XQuAD ar": "≥ 0.85", "Banking77 en": "≥ 0.90 (top-1)"}
+    names = {"XQuAD en": "XQuAD en→en", "XQuAD es": "XQuAD es→en", "XQuAD ar": "XQuAD ar→en",
+             "Banking77 en": "Banking77, 20 examples/intent"}
+    for series, value in result["held_out"].items():
+        base = (recall_at_1(data.ranks[default][series], data.folds[series], lambda f: True)
+                if default is not None else float("nan"))
+        print(f"| {names.get(series, series)} | {value:.3f} | {base:.3f} | {goals.get(series, '–')} |")
+
+
 def print_quality(rows: list[tuple[str, dict, dict]]) -> None:
     header = (f"| {'variant':<50} | XQuAD en R@1/R@3/MRR | XQuAD es→en R@1/R@3/MRR | XQuAD ar→en R@1/R@3/MRR "
               f"| B77 top-1/top-3 |")
@@ -262,6 +364,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--folds", type=int, default=0, metavar="K",
+                        help="only the K-fold report: weights tuned on K-1 folds, R@1 on the held-out one")
     parser.add_argument("--client-local", action="store_true",
                         help="also time qdrant-client's local mode (slow: pure Python)")
     args = parser.parse_args()
@@ -270,6 +374,9 @@ def main() -> None:
     embeddings = CachedEmbeddings(UsemEmbeddings(threads=2))
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        if args.folds:
+            folds_report(embeddings, workdir, args.folds)
+            return
         if not args.skip_quality:
             tasks = [xquad(), banking77()]
             for task in tasks:

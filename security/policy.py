@@ -79,6 +79,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/v1/calls/{call_id}"): _r("admin", audit="call.erase"),
     ("PUT", "/v1/calls/{call_id}/agent"): _r("supervisor", "admin", "ingest", audit="call.assign"),
     ("POST", "/v1/calls/{call_id}/suggestions/{suggestion_id}/feedback"): _r("agent"),
+    ("GET", "/v1/calls/{call_id}/answers"): _r(*CALL_READERS),  # a typed search, the call's campaign
     ("POST", "/v1/demo/calls"): _r("agent"),
     # the supervisors' live floor, alerts and notes (rows scoped by the route: tenant or team)
     ("WS", "/v1/floor"): _r("supervisor", "admin"),

@@ -90,6 +90,14 @@ class DecodeOptions:
     partial_beam_size: int = 1
     allowed_languages: tuple[str, ...] = ("fr", "ar", "es", "en", "pt")
     max_batch: int = 8
+    # Encoder input shorter than Whisper's 30 s (CTranslate2 accepts it): the utterance plus this
+    # much padding, with the decoder bounded to ``tokens_per_s`` (it does not stop on a short
+    # input otherwise). None: padded to 30 s. Partials only feed the speculative search and the
+    # grey text, so they may trade a little accuracy for speed; finals keep full padding unless
+    # told (README "Speech engine": WER by padding).
+    partial_pad_s: float | None = None
+    final_pad_s: float | None = None
+    tokens_per_s: float = 5.0
     # Leave the channel's current language only for a clearly more likely one: one short or
     # noisy utterance should not flip a French speaker to Portuguese. The share of the
     # probability (among allowed_languages) the new language needs is
@@ -162,9 +170,17 @@ class WhisperRecognizer:
                 language = current
         return language, share[language]
 
-    def recognize(self, batch: list[DecodeRequest], beam_size: int) -> list[Recognition]:
+    def recognize(self, batch: list[DecodeRequest], beam_size: int, pad_s: float | None = None) -> list[Recognition]:
         fe = self.model.feature_extractor
-        features = np.stack([pad_or_trim(fe(request.audio[:MAX_UTTERANCE_SAMPLES])) for request in batch])
+        features = [fe(request.audio[:MAX_UTTERANCE_SAMPLES]) for request in batch]
+        frames, max_length = 3000, self.model.max_length
+        if pad_s is not None:
+            longest = max(f.shape[-1] for f in features)
+            frames = min(3000, longest + int(pad_s * 100))
+            frames += frames % 2  # the encoder's convolution halves the frames
+            seconds = longest / 100
+            max_length = min(self.model.max_length, int(self.options.tokens_per_s * seconds + 12))
+        features = np.stack([pad_or_trim(f, frames) for f in features])
         # CTranslate2's calls return once their result is computed, so wall time around each one
         # is that stage's time (the features above are not counted: a few ms on the CPU).
         started = time.perf_counter()
@@ -186,11 +202,13 @@ class WhisperRecognizer:
             # Prefix tokens are forced, then generation continues them; they come back in the result.
             prefix = tokenizer.encode(" " + request.prefix.strip()) if request.prefix.strip() else []
             prompts.append(list(tokenizer.sot_sequence) + [tokenizer.no_timestamps] + prefix)
+        if pad_s is not None:
+            max_length = min(self.model.max_length, max_length + max(len(p) for p in prompts))
         results = self.model.model.generate(
             encoder_output,
             prompts,
             beam_size=beam_size,
-            max_length=self.model.max_length,
+            max_length=max_length,
             suppress_blank=True,
             suppress_tokens=[-1],
             return_scores=True,
@@ -205,7 +223,7 @@ class WhisperRecognizer:
             text = self._tokenizer(language).decode(text_tokens).strip()
             seq_len = len(result.sequences_ids[0])
             avg_logprob = result.scores[0] * (seq_len ** 1.0) / (seq_len + 1)
-            words = self._align(batch[len(out)], features[len(out)], language, tokens) \
+            words = self._align(batch[len(out)], features[len(out)], language, text_tokens) \
                 if batch[len(out)].words else None
             out.append(Recognition(
                 words=words,
@@ -331,12 +349,14 @@ class SpeechEngine:
             if self._finals:
                 jobs, self._finals = self._finals[:max_batch], self._finals[max_batch:]
                 beam = self.recognizer.options.beam_size
+                pad_s = self.recognizer.options.final_pad_s
             else:
                 ordered = sorted(self._partials.values())[:max_batch]
                 for job in ordered:
                     del self._partials[job.stream_key]
                 jobs = ordered
                 beam = self.recognizer.options.partial_beam_size
+                pad_s = self.recognizer.options.partial_pad_s
             jobs = [j for j in jobs if not j.future.done()]
             if not jobs:
                 continue
@@ -346,7 +366,7 @@ class SpeechEngine:
                     self.on_wait("final" if job.priority == FINAL else "partial", started - job.queued_at)
             try:
                 results = await loop.run_in_executor(
-                    self._executor, self.recognizer.recognize, [j.request for j in jobs], beam
+                    self._executor, self.recognizer.recognize, [j.request for j in jobs], beam, pad_s
                 )
             except Exception as exc:  # a broken batch must not hang its callers
                 log.exception("ASR batch failed")

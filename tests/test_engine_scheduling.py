@@ -29,11 +29,11 @@ class GatedRecognizer:
         self.entered = threading.Event()  # the worker is inside its first batch
         self.batches: list[tuple[list[DecodeRequest], int]] = []
 
-    def recognize(self, batch, beam_size):
+    def recognize(self, batch, beam_size, pad_s=None):
         self.entered.set()
         self.gate.wait(120)
         self.batches.append((list(batch), beam_size))
-        return self.inner.recognize(batch, beam_size)
+        return self.inner.recognize(batch, beam_size, pad_s)
 
 
 @pytest.fixture(scope="module")

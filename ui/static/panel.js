@@ -28,6 +28,7 @@
   var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
 
   var Session = window.RafiqSession;
+  var Speculative = window.RafiqPanelSuggestions; // panel-suggestions.js
 
   var els = {
     callsTitle: $('[data-testid="calls-title"]'),
@@ -510,6 +511,10 @@
     if (ev.suggestion_id === undefined || ev.suggestion_id === null) return;
     var key = String(ev.suggestion_id);
     var s = state.suggestions.get(key);
+    if (!s && Speculative) {  // panel-suggestions.js: a provisional card swapped in place
+      s = Speculative.adopt(state.suggestions, ev);
+      if (s && s.skip) return;
+    }
     if (!s) {
       var el = els.tplSuggestion.content.firstElementChild.cloneNode(true);
       I.applyI18n(el);
@@ -522,6 +527,7 @@
       s.data = ev;
     }
     renderSuggestion(s);
+    if (Speculative) Speculative.mark(s);
     updateSuggestionCount();
   }
 
@@ -729,6 +735,10 @@
         }
         break;
       case "suggestion.feedback": onFeedback(ev); break;
+      case "suggestion.retracted":
+        if (Speculative && Speculative.retract(state.suggestions, ev)) updateSuggestionCount();
+        break;
+      case "suggestion.draft": if (Speculative) Speculative.draft(state.suggestions, ev); break;
       case "call.ended": onCallEnded(ev); break;
       case "error": state.lastError = ev.code || "error"; break;
       default: break; // unknown event types are ignored (forward compatible)
