@@ -36,7 +36,7 @@ from latency import bench_credentials, fleurs_clips, percentile, speech_ends  # 
 
 from assistant.launcher import ServerProcess  # noqa: E402
 from assistant.simulate import stream_audio  # noqa: E402
-from speech.audio import TARGET_RATE, decode_file  # noqa: E402
+from speech.audio import decode_file  # noqa: E402
 
 TARGET_S = 2.0
 
