@@ -188,8 +188,18 @@ def test_each_filter_narrows_to_the_calls_it_describes(world):
     tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
     assert world.ids(**{"from": tomorrow}) == set() and world.ids(to="2020-01-01") == set()
     assert world.ids(to=tomorrow) == everything
-    # Sentiment comes with the sentiment model (not in these calls' transcripts yet).
-    assert world.ids(sentiment="negative") == set()
+    # The call's customer sentiment, by hand from its finals: the mean of +score / 0 / -score,
+    # negative under -0.2, positive over 0.2 (calls without a customer final have none).
+    sign = {"negative": -1, "neutral": 0, "positive": 1}
+    labels = {}
+    for name, call_id in world.calls.items():
+        signed = [sign[s["sentiment"]["label"]] * s["sentiment"]["score"]
+                  for s in world.get(f"/v1/calls/{call_id}").json()["segments"] if s["speaker"] == "customer"]
+        mean = sum(signed) / len(signed) if signed else None
+        labels[call_id] = (None if mean is None else "negative" if mean < -0.2 else "positive" if mean > 0.2
+                           else "neutral")
+    for label in ("negative", "neutral", "positive"):
+        assert world.ids(sentiment=label) == {c for c, found in labels.items() if found == label}, label
     assert world.ids(language="fr", campaign="cards") == set()
 
 
