@@ -8,7 +8,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from .auth import Caller
-from .calls import _unknown_call, _visible_call
+from .calls import unknown_call, visible_call
 from .deps import services
 from .kb import AnswerOut, _language
 
@@ -24,9 +24,9 @@ async def call_answers(request: Request, call_id: str, q: str = Query("", max_le
     caller may not see, answers 404 whatever the question (checked first, so the answer tells
     nothing about other tenants' call ids)."""
     svc = services(request)
-    call = await _visible_call(svc, caller, call_id)
+    call = await visible_call(svc, caller, call_id)
     if call is None:
-        raise _unknown_call(call_id)
+        raise unknown_call(call_id)
     if not q.strip():
         raise HTTPException(422, {"code": "empty_query", "message": "type a few words to search"})
     session = svc.calls.live.get(call_id)

@@ -54,7 +54,7 @@ def _parse_json(text: str) -> dict:
     return payload
 
 
-def _unknown_call(call_id: str) -> HTTPException:
+def unknown_call(call_id: str) -> HTTPException:
     return HTTPException(404, {"code": "unknown_call", "message": f"no call {call_id!r}"})
 
 
@@ -69,7 +69,7 @@ def may_see(caller: Principal, call: dict) -> bool:
     return caller.has("agent") and call.get("agent") == caller.name
 
 
-async def _visible_call(svc, caller: Principal, call_id: str) -> dict | None:
+async def visible_call(svc, caller: Principal, call_id: str) -> dict | None:
     session = svc.calls.live.get(call_id)
     if session is not None:
         call = {"tenant": session.tenant, "agent": session.agent, "team": session.team}
@@ -154,7 +154,7 @@ async def call_events(ws: WebSocket, call_id: str, caller: Caller) -> None:
     await ws.accept()
     queue = svc.bus.subscribe(call_id)
     try:
-        if await _visible_call(svc, caller, call_id) is None:
+        if await visible_call(svc, caller, call_id) is None:
             await _send_error(ws, "unknown_call", f"no call {call_id!r}", 1008)
             return
         async with credential_watch(ws, caller):
@@ -176,23 +176,33 @@ async def _replay_then_follow(ws: WebSocket, svc, call_id: str, queue: asyncio.Q
     await _forward(ws, queue, after_seq=last_seq)
 
 
+async def bus_messages(ws: WebSocket, queue: asyncio.Queue):
+    """What the bus delivers on ``queue``, until the client goes. A subscriber that fell too far
+    behind is closed 1013 (try again later): it reconnects and starts again from the record."""
+    closer = asyncio.ensure_future(ws.receive())
+    try:
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+            if closer in done:
+                getter.cancel()
+                if closer.result()["type"] == "websocket.disconnect":
+                    return
+                closer = asyncio.ensure_future(ws.receive())  # clients have nothing to say; ignore
+                continue
+            message = getter.result()
+            if message is OVERFLOW:
+                await ws.close(1013)
+                return
+            yield message
+    finally:
+        closer.cancel()
+
+
 async def _forward(ws: WebSocket, queue: asyncio.Queue, after_seq: int | None = None) -> None:
     """Send what the bus delivers until the client goes; events numbered ``after_seq`` or lower
     were already sent."""
-    closer = asyncio.ensure_future(ws.receive())
-    while True:
-        getter = asyncio.ensure_future(queue.get())
-        done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        if closer in done:
-            getter.cancel()
-            if closer.result()["type"] == "websocket.disconnect":
-                return
-            closer = asyncio.ensure_future(ws.receive())  # clients have nothing to say; ignore
-            continue
-        event = getter.result()
-        if event is OVERFLOW:
-            await ws.close(1013)  # try again later: the client reconnects and is replayed
-            return
+    async for event in bus_messages(ws, queue):
         if after_seq is not None and event["seq"] <= after_seq:
             continue
         await ws.send_text(json.dumps(event, ensure_ascii=False))
@@ -227,11 +237,11 @@ async def my_calls(ws: WebSocket, caller: Caller) -> None:
 @router.get("/v1/calls/{call_id}")
 async def get_call(request: Request, call_id: str, caller: Caller) -> dict:
     svc = services(request)
-    if await _visible_call(svc, caller, call_id) is None:
-        raise _unknown_call(call_id)
+    if await visible_call(svc, caller, call_id) is None:
+        raise unknown_call(call_id)
     view = await svc.calls.call_view(call_id)
     if view is None:
-        raise _unknown_call(call_id)
+        raise unknown_call(call_id)
     view["quality"] = await asyncio.to_thread(svc.quality.quality_of, call_id)  # analytics/quality.py; null until scored
     # summary, wrap-up, alerts and notes
     events = await asyncio.to_thread(svc.records.events, call_id)
@@ -246,7 +256,7 @@ async def erase_call(request: Request, call_id: str, caller: Caller) -> Response
     svc = services(request)
     call = await asyncio.to_thread(svc.records.get, call_id)
     if call is None or call["tenant"] != caller.tenant:
-        raise _unknown_call(call_id)
+        raise unknown_call(call_id)
     if call_id in svc.calls.live:
         raise HTTPException(409, {"code": "call_live", "message": "the call is live; erase it once it has ended"})
     counts = await asyncio.to_thread(erase_calls, svc, [call_id])
@@ -275,7 +285,7 @@ async def assign_agent(request: Request, call_id: str, body: AgentIn, caller: Ca
             raise HTTPException(422, {"code": exc.code, "message": exc.message}) from None
         return JSONResponse({"call_id": call_id, "agent": body.agent, "status": "pending"}, status_code=202)
     if not ours or (not caller.has("admin", "ingest") and not may_see(caller, call)):
-        raise _unknown_call(call_id)
+        raise unknown_call(call_id)
     try:
         await svc.calls.assign_agent(call_id, body.agent)
     except CallError as exc:
@@ -292,9 +302,9 @@ class FeedbackIn(BaseModel):
 async def suggestion_feedback(request: Request, call_id: str, suggestion_id: str, body: FeedbackIn,
                               caller: Caller) -> dict:
     """What the agent did with a suggestion on their own call."""
-    call = await _visible_call(services(request), caller, call_id)
+    call = await visible_call(services(request), caller, call_id)
     if call is None or call.get("agent") != caller.name:
-        raise _unknown_call(call_id)
+        raise unknown_call(call_id)
     try:
         return await services(request).calls.feedback(call_id, suggestion_id, body.action, body.text)
     except CallError as exc:

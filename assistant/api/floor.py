@@ -13,12 +13,12 @@ from pydantic import BaseModel, Field
 
 from accounts import Principal
 from analytics.alerts import KINDS, RuleError
-from assistant.events import OVERFLOW, AlertAck, NoteEvent
+from assistant.events import AlertAck, NoteEvent
 from assistant.floor import floor_channel
 from assistant.records import iso, utcnow
 
 from .auth import Caller, credential_watch, set_audit_target
-from .calls import _unknown_call, _visible_call, may_see
+from .calls import bus_messages, may_see, unknown_call, visible_call
 from .deps import services
 
 log = logging.getLogger(__name__)
@@ -53,20 +53,7 @@ async def live_floor(ws: WebSocket, caller: Caller) -> None:
 
 
 async def _follow_floor(ws: WebSocket, caller: Principal, queue: asyncio.Queue) -> None:
-    closer = asyncio.ensure_future(ws.receive())
-    while True:
-        getter = asyncio.ensure_future(queue.get())
-        done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
-        if closer in done:
-            getter.cancel()
-            if closer.result()["type"] == "websocket.disconnect":
-                return
-            closer = asyncio.ensure_future(ws.receive())
-            continue
-        message = getter.result()
-        if message is OVERFLOW:
-            await ws.close(1013)  # the page reconnects and gets a fresh snapshot
-            return
+    async for message in bus_messages(ws, queue):  # closed 1013 on overflow: the page takes a new snapshot
         row = message.get("call") or message
         if not sees_on_floor(caller, {"tenant": caller.tenant, "agent": row.get("agent"), "team": row.get("team")}):
             continue
@@ -85,8 +72,8 @@ async def post_note(request: Request, call_id: str, body: NoteIn, caller: Caller
     """A note to the agent of a live call: a ``note`` event on its stream (recorded with the
     call), which the agent's panel shows at once."""
     svc = services(request)
-    if await _visible_call(svc, caller, call_id) is None:
-        raise _unknown_call(call_id)
+    if await visible_call(svc, caller, call_id) is None:
+        raise unknown_call(call_id)
     session = svc.calls.live.get(call_id)
     if session is None or session.finishing:
         raise HTTPException(409, {"code": "call_not_live", "message": "notes go to live calls; this one has ended"})
@@ -105,8 +92,8 @@ async def post_note(request: Request, call_id: str, body: NoteIn, caller: Caller
 async def ack_alert(request: Request, call_id: str, alert_id: str, caller: Caller) -> dict:
     """A supervisor has seen the alert: an ``alert.ack`` event on the call's stream."""
     svc = services(request)
-    if await _visible_call(svc, caller, call_id) is None:
-        raise _unknown_call(call_id)
+    if await visible_call(svc, caller, call_id) is None:
+        raise unknown_call(call_id)
     events = await asyncio.to_thread(svc.records.events, call_id)
     if not any(e["type"] == "alert" and e.get("alert_id") == alert_id for e in events):
         raise HTTPException(404, {"code": "unknown_alert", "message": f"no alert {alert_id!r} in call {call_id!r}"})

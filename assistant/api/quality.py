@@ -17,7 +17,7 @@ from analytics.checklist import default_items
 from analytics.quality import ChecklistConflict
 
 from .auth import Caller
-from .calls import _unknown_call, may_see
+from .calls import unknown_call, may_see
 from .deps import services
 
 router = APIRouter(tags=["quality"])
@@ -162,7 +162,7 @@ async def delete_checklist(request: Request, checklist_id: str, caller: Caller) 
 async def _visible_record(request: Request, caller, call_id: str) -> dict:
     call = await asyncio.to_thread(services(request).records.get, call_id)
     if call is None or not may_see(caller, call):
-        raise _unknown_call(call_id)
+        raise unknown_call(call_id)
     return call
 
 
