@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import re
 import threading
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 import numpy as np
 
+from .text import fold_letters
+
 DEFAULT_MEANING_THRESHOLD = 0.50
 
-_ARABIC_VARIANTS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و",
-                                  "ئ": "ي", "ـ": None, "’": "'", "‘": "'", "`": "'"})
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 _NOT_WORD = re.compile(r"[^\w']+|_")
 _SENTENCE_END = re.compile(r"(?<=[.!?؟;])\s+")
 
@@ -44,8 +44,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?؟;])\s+")
 def normalise(text: str) -> str:
     """Lower case, no accents or Arabic diacritics, unified Arabic letters, words separated by
     single spaces (apostrophes kept inside words: « m'appelle »)."""
-    text = unicodedata.normalize("NFKD", text.translate(_ARABIC_VARIANTS).lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).translate(_ARABIC_VARIANTS)
+    text = fold_letters(text.translate(_APOSTROPHES))
     text = _NOT_WORD.sub(" ", text).replace(" '", " ").replace("' ", " ")
     return " ".join(text.split())
 

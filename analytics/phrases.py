@@ -8,20 +8,9 @@ written joined to it (« بمحامي » for « محامي »)."""
 from __future__ import annotations
 
 import re
-import unicodedata
 
-# Arabic letters written in several ways that speakers and ASR use interchangeably.
-_ARABIC_FOLD = str.maketrans({
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",  # alef with hamza / madda / wasla → bare alef
-    "ى": "ي", "ئ": "ي", "ی": "ي",  # alef maqsura, yeh with hamza, Farsi yeh → yeh
-    "ؤ": "و",  # waw with hamza → waw
-    "ة": "ه",  # teh marbuta → heh
-    "ک": "ك", "گ": "ك", "ڭ": "ك",  # Persian/Maghrebi kaf and gaf → kaf
-    "ڤ": "ف", "ڥ": "ف",  # Maghrebi v / p written with feh
-    "ـ": "",  # tatweel (elongation)
-    # Arabic-Indic digits → ASCII, so "٣" and "3" agree
-    "٠": "0", "١": "1", "٢": "2", "٣": "3", "٤": "4", "٥": "5", "٦": "6", "٧": "7", "٨": "8", "٩": "9",
-})
+from .text import fold_letters
+
 _NOT_WORD = re.compile(r"[^\w*]+")
 # Arabic writes some particles joined to the next word: "and"/"so" (و، ف), "with"/"for"/"like"
 # (ب، ل، ك) and the article (ال, "لل" after ل). A phrase's Arabic word matches with them attached.
@@ -33,11 +22,7 @@ _APOSTROPHES = re.compile(r"[’'`´]")
 def fold(text: str) -> str:
     """``text`` lower-cased, without accents or Arabic diacritics, Arabic variants unified,
     apostrophes and punctuation turned into single spaces."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    # Combining marks: Latin accents and the Arabic harakat (fatha, damma, shadda, sukun…)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.translate(_ARABIC_FOLD)
-    text = _APOSTROPHES.sub(" ", text)
+    text = _APOSTROPHES.sub(" ", fold_letters(text))
     text = _NOT_WORD.sub(" ", text.replace("_", " "))
     return " ".join(text.split())
 

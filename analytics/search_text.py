@@ -12,19 +12,9 @@ An Arabic word with the article (ال، وال، بال، كال، فال، لل
 from __future__ import annotations
 
 import re
-import unicodedata
 
-# After NFKD, أ إ آ ؤ ئ are their base letter + a combining hamza/madda, removed with the other marks.
-_LETTERS = str.maketrans({
-    "\u0671": "\u0627",  # ٱ alef wasla → ا
-    "\u0649": "\u064a",  # ى alef maqsura → ي
-    "\u0629": "\u0647",  # ة ta marbuta → ه
-    "\u0640": None,      # tatweel
-    "\u06cc": "\u064a",  # Persian yeh → ي
-    "\u06a9": "\u0643",  # keheh → ك
-    **{chr(0x0660 + d): str(d) for d in range(10)},
-    **{chr(0x06F0 + d): str(d) for d in range(10)},
-})
+from .text import fold_letters
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 _ARABIC = re.compile(r"[\u0621-\u064a]")
 _ARTICLES = ("وال", "بال", "كال", "فال", "لل", "ال")
@@ -32,10 +22,7 @@ _ARTICLES = ("وال", "بال", "كال", "فال", "لل", "ال")
 
 def normalise(text: str) -> str:
     """Folded words of ``text`` joined by single spaces (no punctuation)."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    folded = stripped.translate(_LETTERS).casefold()
-    return " ".join(_WORD.findall(folded)).replace("_", " ").strip()
+    return " ".join(_WORD.findall(fold_letters(text))).replace("_", " ").strip()
 
 
 def words(text: str) -> list[str]:
