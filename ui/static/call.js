@@ -1,7 +1,8 @@
 /* Call page (/supervisor/calls/{id}): one call as GET /v1/calls/{id} gives it — facts, summary,
  * wrap-up, customer sentiment curve (plain SVG), transcript with speakers and times, suggestions
- * and what the agent did with each, alerts, notes, and the quality / compute sections when the
- * API provides them. Read-only. */
+ * and what the agent did with each, alerts (title, detail, kind, time, who acknowledged them),
+ * notes, the quality score with its checklist (call-quality.js: a supervisor overrides an item
+ * there) and the speech model's compute and energy estimate for the call. */
 (function () {
   "use strict";
 
@@ -77,20 +78,29 @@
     box.appendChild(svg);
   }
 
-  function renderExtra(testid, value) {
-    var section = D.byTest(testid);
-    if (value === undefined || value === null) { section.hidden = true; return; }
+  function number(value, digits) {
+    return Number(value || 0).toLocaleString(I.getLang(), { maximumFractionDigits: digits });
+  }
+
+  /* The speech model's time for the call (assistant/compute.py's call.compute fields). */
+  function renderCompute(section, compute) {
+    if (!compute) { section.hidden = true; return; }
     section.hidden = false;
     var box = D.$(".c-extra", section);
     box.textContent = "";
-    if (typeof value !== "object") { box.appendChild(D.el("p", {}, String(value))); return; }
     var dl = D.el("dl", { "class": "c-facts" });
-    Object.keys(value).forEach(function (k) {
-      dl.appendChild(D.el("dt", {}, k));
-      var v = value[k];
-      dl.appendChild(D.el("dd", {}, v !== null && typeof v === "object" ? JSON.stringify(v) : String(v)));
+    [["callpage.co.encoder", "asr_encoder_s", "s", 2, "compute-encoder"],
+     ["callpage.co.decoder", "asr_decoder_s", "s", 2, "compute-decoder"],
+     ["callpage.co.audio", "asr_audio_s", "s", 1, "compute-audio"],
+     ["callpage.co.decodes", "asr_decodes", "", 0, "compute-decodes"],
+     ["callpage.co.energy", "energy_wh", "Wh", 4, "compute-energy"]].forEach(function (f) {
+      dl.appendChild(D.el("dt", {}, t(f[0])));
+      dl.appendChild(D.el("dd", { "data-testid": f[4], "data-value": String(compute[f[1]] || 0) },
+        number(compute[f[1]], f[3]) + (f[2] ? " " + f[2] : "")));
     });
     box.appendChild(dl);
+    box.appendChild(D.el("p", { "class": "c-muted c-note", "data-testid": "compute-explained" },
+      t("callpage.co.explained", { watts: number(compute.watts, 1), device: compute.device || "?" })));
   }
 
   function render() {
@@ -117,7 +127,8 @@
     var tr = D.byTest("call-transcript");
     tr.textContent = "";
     segments.forEach(function (s) {
-      var li = D.el("li", { "class": "c-seg c-seg--" + s.speaker, "data-testid": "call-segment", "data-speaker": s.speaker });
+      var li = D.el("li", { "class": "c-seg c-seg--" + s.speaker, "data-testid": "call-segment", "data-speaker": s.speaker,
+                            "data-segment-id": s.segment_id || "" });
       li.appendChild(D.el("span", { "class": "c-seg__time" }, clock(s.start)));
       li.appendChild(D.el("span", { "class": "c-seg__who" }, t("speaker." + s.speaker)));
       li.appendChild(D.el("span", { dir: textDir(s.text), lang: s.language || "" }, s.text));
@@ -139,9 +150,18 @@
     var alerts = D.byTest("call-alerts");
     alerts.textContent = "";
     (c.alerts || []).forEach(function (a) {
-      var li = D.el("li", { "class": "c-item", "data-testid": "call-alert" });
-      li.appendChild(D.el("div", { "class": "c-item__meta" }, t(a.acknowledged ? "callpage.acknowledged" : "callpage.open")));
-      li.appendChild(D.el("div", {}, a.message || a.rule || a.kind || a.type));
+      var ack = a.acknowledged;
+      var li = D.el("li", { "class": "c-item", "data-testid": "call-alert", "data-kind": a.kind || "",
+                            "data-acknowledged": String(!!ack) });
+      var head = D.el("div", { "class": "c-item__head" });
+      head.appendChild(D.el("strong", { dir: "auto", "data-testid": "alert-title" }, a.title || a.kind || ""));
+      head.appendChild(D.el("span", { "class": "c-item__meta" },
+        " · " + t("callpage.kind." + a.kind) + (a.at ? " · " + when(a.at) : "")));
+      li.appendChild(head);
+      if (a.detail) li.appendChild(D.el("div", { dir: "auto", "data-testid": "alert-detail" }, a.detail));
+      li.appendChild(D.el("div", { "class": "c-item__meta", "data-testid": "alert-ack" }, ack
+        ? t("callpage.acknowledged_by", { by: ack.by || "?", at: ack.at ? when(ack.at) : "" })
+        : t("callpage.open")));
       alerts.appendChild(li);
     });
     if (!(c.alerts || []).length) emptyItem(alerts);
@@ -154,8 +174,9 @@
       notes.appendChild(li);
     });
     if (!(c.notes || []).length) emptyItem(notes);
-    renderExtra("call-quality", c.quality);
-    renderExtra("call-compute", c.compute);
+    window.RafiqCallQuality.render(D.byTest("call-quality"), c.call_id, c.quality,
+      function (fresh) { call.quality = fresh; render(); }, showError);
+    renderCompute(D.byTest("call-compute"), c.compute);
   }
 
   function load() {
@@ -164,11 +185,13 @@
         if (!r.ok) throw new Error(t("callpage.error"));
         return r.json();
       }).then(function (body) { call = body; render(); })
-      .catch(function (err) {
-        var toast = D.byTest("error");
-        D.$(".toast__text", toast).textContent = err.message;
-        toast.hidden = false;
-      });
+      .catch(showError);
+  }
+
+  function showError(err) {
+    var toast = D.byTest("error");
+    D.$(".toast__text", toast).textContent = err.message;
+    toast.hidden = false;
   }
 
   function init() {
