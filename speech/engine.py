@@ -298,6 +298,8 @@ class SpeechEngine:
         self.decoded_audio_seconds = 0.0
         self.dropped_partials = 0
         self._usage: dict[str, ComputeUsage] = {}  # tracked call → its model time so far
+        # Told (kind "final" or "partial", seconds queued) as each job reaches the model (metrics).
+        self.on_wait: Callable[[str, float], None] | None = None
 
     def track(self, owner: str) -> None:
         """Count the model time of decodes for ``owner`` (a call id) until ``usage`` takes it."""
@@ -306,8 +308,6 @@ class SpeechEngine:
     def usage(self, owner: str) -> ComputeUsage | None:
         """The model time spent for ``owner`` since ``track``, and stop counting it."""
         return self._usage.pop(owner, None)
-        # Told (kind "final" or "partial", seconds queued) as each job reaches the model (metrics).
-        self.on_wait: Callable[[str, float], None] | None = None
 
     def _ensure_worker(self) -> None:
         if self._worker is None or self._worker.done():
