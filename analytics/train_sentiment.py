@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from .sentiment import LABELS, MODEL_PATH, FeatureConfig, Featurizer, SentimentM
 log = logging.getLogger("analytics.train_sentiment")
 
 LANGUAGES = ("arabic", "english", "french", "spanish", "portuguese")
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "text" / "sentiment"
+DEFAULT_DATA = Path(os.environ.get("RAFIQ_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")) / "text" / "sentiment"
 
 
 def read_split(data: Path, language: str, split: str) -> tuple[list[str], np.ndarray]:

@@ -16,6 +16,7 @@ apart from other processes sharing the cores.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -28,7 +29,7 @@ sys.path.insert(0, str(REPO))
 from analytics.alerts import AlertRule, AlertWatch  # noqa: E402
 from analytics.floor import FloorCall  # noqa: E402
 
-SENTIMENT = REPO.parent / "shared" / "data" / "text" / "sentiment"
+SENTIMENT = Path(os.environ.get("RAFIQ_SHARED_DATA", REPO.parent / "shared" / "data")) / "text" / "sentiment"
 LANGUAGES = ("arabic", "english", "french", "spanish", "portuguese")
 LABELS = ("negative", "neutral", "positive")
 

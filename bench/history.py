@@ -21,6 +21,7 @@ the figures (for ``bench/analytics.py``).
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -40,7 +41,7 @@ from analytics.stats import CallStats, call_stats_table, compute_stats  # noqa: 
 from analytics.summary import CallSummaries, call_summaries_table  # noqa: E402
 from assistant.records import CallRecords, calls_table  # noqa: E402
 
-SENTIMENT = REPO.parent / "shared" / "data" / "text" / "sentiment"
+SENTIMENT = Path(os.environ.get("RAFIQ_SHARED_DATA", REPO.parent / "shared" / "data")) / "text" / "sentiment"
 FILES = {"fr": "french", "ar": "arabic", "es": "spanish", "en": "english", "pt": "portuguese"}
 LANGUAGE_MIX = [("fr", 0.40), ("ar", 0.25), ("es", 0.12), ("en", 0.13), ("pt", 0.10)]
 PHRASES = {

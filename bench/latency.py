@@ -45,7 +45,7 @@ from assistant.simulate import stream_audio  # noqa: E402
 from speech.audio import TARGET_RATE, decode_file  # noqa: E402
 from speech.evaluation import word_error_rate  # noqa: E402
 
-FLEURS = REPO.parent / "shared" / "data" / "speech" / "fleurs"
+FLEURS = Path(os.environ.get("RAFIQ_SHARED_DATA", REPO.parent / "shared" / "data")) / "speech" / "fleurs"
 CONDITIONS = {"pcm16k": ("pcm_s16le", 16000), "mulaw8k": ("pcm_mulaw", 8000)}
 
 

@@ -29,6 +29,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -47,7 +48,8 @@ from retrieval.embeddings import UsemEmbeddings  # noqa: E402
 from retrieval.index import Passage, PassageIndex, Ranking, rank_articles  # noqa: E402
 from retrieval.stores import SearchFilter  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data" / "retrieval"
+# ../shared/data beside the checkout, or where RAFIQ_SHARED_DATA says (as the tests read it).
+DATA = Path(os.environ.get("RAFIQ_SHARED_DATA", REPO.parent / "shared" / "data")) / "retrieval"
 log = logging.getLogger("bench.retrieval")
 
 B77_QUERY_EVERY = 4
