@@ -100,21 +100,6 @@ class CallRecords:
             row = conn.execute(sa.select(calls_table).where(calls_table.c.call_id == call_id)).mappings().first()
         return self._call(row) if row else None
 
-    def list(self, limit: int = 100, *, tenant: str | None = None, agent: str | None = None,
-             team: str | None = None, platform: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        """Newest first, within ``tenant`` (and ``agent`` when given; with ``team``, that team's
-        calls and those without a team yet; ``platform``: exact values of PLATFORM_COLUMNS)."""
-        query = sa.select(calls_table).order_by(calls_table.c.started_at.desc()).limit(limit)
-        for name, value in (platform or {}).items():
-            query = query.where(calls_table.c[name] == value)
-        for column, value in ((calls_table.c.tenant, tenant), (calls_table.c.agent, agent)):
-            if value is not None:
-                query = query.where(column == value)
-        if team is not None:
-            query = query.where(sa.or_(calls_table.c.team == team, calls_table.c.team.is_(None)))
-        with self.engine.connect() as conn:
-            return [self._call(row) for row in conn.execute(query).mappings()]
-
     def erase(self, call_ids: list[str]) -> int:
         """Delete calls and their events; the number of calls removed."""
         if not call_ids:
