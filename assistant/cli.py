@@ -20,7 +20,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .memory import tune_allocator
 
+    tune_allocator()  # before the models start their threads
     settings = Settings.from_env(**{k: v for k, v in {"host": args.host, "port": args.port}.items() if v})
     from .drain import DrainingServer
 

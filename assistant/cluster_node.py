@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0
 NODE_TTL_S = 3.0  # a node whose heartbeat is this old is dead
 ORPHAN_SWEEP_S = 10.0
+HAND_OFF_WAIT_S = 5.0  # longest a draining node takes to transcribe what it has before handing off
 
 
 def node_id_for(settings: Settings) -> str:
@@ -152,6 +153,34 @@ class ClusterNode:
             log.error("call not unregistered from the cluster", extra={"call_id": session.call_id,
                                                                         "error": str(exc)})
 
+    async def hand_off(self, session: CallSession) -> bool:
+        """This node drains and the call's connection went away (asked to reconnect elsewhere, or
+        dropped): when another node is ready, the audio so far is transcribed and recorded here,
+        then the cluster's registry marks the call handed off, so that the node the platform
+        reconnects to takes it at once instead of waiting for this one to die. False (nothing
+        done) when no other node is ready: the call waits here for a reconnect as usual."""
+        try:
+            if not await self.peers_ready():
+                return False
+        except redis.RedisError:
+            return False
+
+        async def announce() -> None:
+            try:
+                await self.state.update(session.call_id, handed_off_at=time.time())
+            except redis.RedisError as exc:  # peers take it over once this node is gone, as after a crash
+                log.error("hand-off not registered in the cluster", extra={"call_id": session.call_id,
+                                                                           "error": str(exc)})
+
+        await session.hand_over(announce)
+        log.info("call handed off to the cluster", extra={"call_id": session.call_id, "node": self.node_id})
+        return True
+
+    async def peers_ready(self) -> list[str]:
+        """The other nodes alive and not draining: where a moved call can go."""
+        return sorted(node for node, info in (await self.state.nodes()).items()
+                      if node != self.node_id and not info.get("draining"))
+
     async def released(self, call_id: str, tenant: str) -> None:
         """A call admitted but not opened (its start failed)."""
         await self.state.unregister(call_id, tenant)
@@ -170,16 +199,20 @@ class ClusterNode:
         record = await asyncio.to_thread(registry.records.get, call_id)
         if record is None or record["status"] != "live" or record["tenant"] != tenant:
             return None
+        if registry.draining:
+            raise CallError("draining", "this server is shutting down: connect to another", close_code=1013)
         entry = await self.state.call(call_id)
         if entry is not None:
             if not entry.get("resumable"):
                 return None
-            # The platform may reconnect before the old node's heartbeat lapses: wait for it.
-            deadline = time.monotonic() + NODE_TTL_S + 1.0
-            while await self.state.alive(entry["node"]):
+            # The platform may reconnect before the old node's heartbeat lapses, or before a
+            # draining node has handed the call off (it transcribes what it received first): wait.
+            deadline = time.monotonic() + NODE_TTL_S + 1.0 + HAND_OFF_WAIT_S
+            while entry is not None and entry.get("handed_off_at") is None and await self.state.alive(entry["node"]):
                 if time.monotonic() > deadline:
                     raise CallError("call_busy", f"call {call_id!r} is already streaming")
                 await asyncio.sleep(0.2)
+                entry = await self.state.call(call_id)
         if not await self.state.claim(call_id):
             raise CallError("call_busy", f"call {call_id!r} is being taken over")
         try:
@@ -208,8 +241,9 @@ class ClusterNode:
             await self.state.admit(tenant, call_id, 0)
         finally:
             await self.state.release_claim(call_id)
-        log.info("call taken over from a lost node",
+        log.info("call taken over from a handed-off or lost node",
                  extra={"call_id": call_id, "from_node": entry["node"] if entry else None, "node": self.node_id,
+                        "handed_off": bool(entry and entry.get("handed_off_at")),
                         "last_seq": registry._seq[call_id], "resume_at_s": round(resume_at, 3)})
         registry.announce(session, "agent.call.started")
         return attachment
@@ -232,13 +266,21 @@ class ClusterNode:
     async def _reap(self) -> None:
         now = time.time()
         for call_id, entry in (await self.state.calls()).items():
-            if entry["node"] == self.node_id:
+            handed_off_at = entry.get("handed_off_at")
+            if entry["node"] == self.node_id and handed_off_at is None:
                 if call_id not in self.registry.live:  # its end hook never ran (e.g. an observer failed)
                     await self.state.unregister(call_id, entry["tenant"])
                 continue
-            if await self.state.alive(entry["node"]):
+            if handed_off_at is not None:
+                # Handed off by a draining node: the platform has the resume grace to reconnect.
+                if now - handed_off_at < self.registry.resume_grace_s or entry["node"] == self.node_id:
+                    continue
+                reason = "disconnected"
+            elif await self.state.alive(entry["node"]):
                 continue
-            if entry.get("resumable"):
+            else:
+                reason = "node_lost"
+            if entry.get("resumable") and handed_off_at is None:
                 lost_at = entry.get("lost_at")
                 if lost_at is None:
                     await self.state.update(call_id, lost_at=now)
@@ -250,7 +292,7 @@ class ClusterNode:
                     continue
             if await self.state.claim(call_id):
                 try:
-                    await self._end_lost(call_id, entry["tenant"])
+                    await self._end_lost(call_id, entry["tenant"], reason)
                 finally:
                     await self.state.unregister(call_id, entry["tenant"])
 
@@ -265,7 +307,8 @@ class ClusterNode:
         registry._seq[call_id] = max((e["seq"] for e in events), default=0)
         await registry.emit(call_id, CallEnded(call_id=call_id, ended_at=iso(ended_at), reason=reason).model_dump())
         registry.forget_sequence(call_id)
-        log.warning("call ended: its node was lost", extra={"call_id": call_id, "tenant": tenant, "reason": reason})
+        log.warning("call ended: its node was lost" if reason == "node_lost" else "call ended: no reconnect after its hand-off",
+                    extra={"call_id": call_id, "tenant": tenant, "reason": reason})
 
     def _end_if_live(self, call_id: str, reason: str, ended_at) -> bool:
         with self.registry.records.engine.begin() as conn:

@@ -1,6 +1,7 @@
 """Graceful drain: on SIGTERM the process stops admitting calls (``/readyz`` answers 503, so a load
-balancer sends new ones elsewhere), lets its live calls finish for up to ``RAFIQ_DRAIN_S``, then
-exits as before (calls still live then end ``server_shutdown``)."""
+balancer sends new ones elsewhere), asks the platforms that can move a call (AudioHook
+``reconnect``) to reconnect to another node of the cluster, lets its other live calls finish for up
+to ``RAFIQ_DRAIN_S``, then exits as before (calls still live then end ``server_shutdown``)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,39 @@ async def drain(svc, deadline_s: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + deadline_s
     log.info("draining", extra={"live_calls": len(registry.live), "drain_s": deadline_s})
+    await move_calls(svc)
     while registry.live and loop.time() < deadline:
         await asyncio.sleep(0.2)
     log.info("drained" if not registry.live else "drain deadline reached",
              extra={"live_calls": len(registry.live)})
+
+
+async def move_calls(svc) -> int:
+    """In a cluster with another node ready, ask every connection whose protocol can reconnect
+    elsewhere to do so; its call is handed off when the connection closes (``ClusterNode.hand_off``).
+    Returns how many connections were asked."""
+    if svc.cluster is None:
+        return 0
+    try:
+        peers = await svc.cluster.peers_ready()
+    except Exception as exc:
+        log.error("drain: cannot tell which nodes are ready; calls finish here", extra={"error": str(exc)})
+        return 0
+    if not peers:
+        log.info("drain: no other node ready; calls finish here")
+        return 0
+    asked = 0
+    for session in list(svc.calls.live.values()):
+        for attachment in list(session.attachments):
+            if attachment.ask_to_reconnect is None:
+                continue
+            try:
+                await attachment.ask_to_reconnect("node draining")
+                asked += 1
+            except Exception as exc:  # the connection is going away anyway: the call waits for it
+                log.warning("drain: reconnect request not sent", extra={"call_id": session.call_id, "error": str(exc)})
+    log.info("drain: asked platforms to reconnect elsewhere", extra={"connections": asked, "peers": peers})
+    return asked
 
 
 class DrainingServer(uvicorn.Server):

@@ -41,6 +41,7 @@ from .config import Settings
 from .events import Bus, EventBus
 from .floor import FloorService
 from .live_sentiment import SentimentObserver
+from .memory import MemoryReleaser
 from .metrics import Metrics
 from .post_call import PostCall
 from .records import PLATFORM_COLUMNS, CallRecords, calls_table
@@ -201,6 +202,7 @@ def build_services(settings: Settings) -> Services:
     metrics = Metrics(cluster.node_id if cluster is not None else settings.node_id or f"{settings.host}:{settings.port}",
                       registry, engine)
     registry.observers.append(metrics)
+    registry.observers.append(MemoryReleaser())  # last: after every other observer let go of the call
     engine.on_wait = metrics.observe_wait
     logging.getLogger("assistant").addHandler(metrics.error_handler)
     return Services(cluster=cluster, metrics=metrics, settings=settings, kb=knowledge, records=records, bus=bus,

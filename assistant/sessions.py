@@ -6,7 +6,7 @@ import asyncio
 import difflib
 import logging
 import re
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import numpy as np
 
@@ -119,6 +119,7 @@ class CallSession:
         self.source = source
         self.started_at = utcnow()
         self.attached_roles: set[str] = set()
+        self.attachments: set[Attachment] = set()  # the connections feeding the call now
         self.end_reason: str | None = None  # set by the first explicit end (stop, hangup, close, error)
         self._grace: asyncio.TimerHandle | None = None
         self._finishing: asyncio.Task | None = None
@@ -166,11 +167,14 @@ class CallSession:
             self._grace.cancel()
             self._grace = None
         self.attached_roles |= set(roles)
-        return Attachment(self, roles)
+        attachment = Attachment(self, roles)
+        self.attachments.add(attachment)
+        return attachment
 
     async def release(self, attachment: "Attachment", reason: str | None) -> None:
         """A connection let go of the call: ``reason`` for an explicit end, None for a drop."""
         self.attached_roles -= set(attachment.roles)
+        self.attachments.discard(attachment)
         if reason is not None and self.end_reason is None:
             self.end_reason = reason
         if self.attached_roles or self._finishing is not None:
@@ -182,6 +186,8 @@ class CallSession:
         # needs), so what was said before the drop is transcribed while we wait for a reconnect.
         pause_ms = self.registry.streaming_config.endpointing.min_silence_ms + 500
         self.feed_silence(pause_ms / 1000, attachment.roles)
+        if self.registry.draining and self.registry.cluster is not None and await self.registry.cluster.hand_off(self):
+            return  # this node is going away: the platform reconnects to a peer, which continues the call
         grace = self.registry.resume_grace_s
         log.info("call detached, waiting for a reconnect", extra={"call_id": self.call_id, "grace_s": grace})
         loop = asyncio.get_running_loop()
@@ -265,6 +271,27 @@ class CallSession:
         except Exception:
             log.exception("suggestion failed", extra={"call_id": self.call_id, "segment_id": segment.segment_id})
 
+    async def hand_over(self, announce: Callable[[], Awaitable[None]]) -> None:
+        """Leave the call to another node (this one drains): what was received is transcribed and
+        recorded here, ``announce`` tells the cluster, then the session is dropped from this node
+        without ending the record; the node the platform reconnects to continues it
+        (``ClusterNode.adopt``)."""
+        if self._finishing is not None:
+            return
+        self._finishing = asyncio.get_running_loop().create_task(self._hand_over(announce))
+        await asyncio.shield(self._finishing)
+
+    async def _hand_over(self, announce: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await self.transcriber.finish()
+            if self._suggestion_tasks:
+                await asyncio.gather(*self._suggestion_tasks, return_exceptions=True)
+            await announce()
+        finally:
+            self.registry.live.pop(self.call_id, None)
+            self.registry.forget_sequence(self.call_id)
+            log.info("call handed over", extra={"call_id": self.call_id})
+
     async def finish(self, reason: str) -> None:
         """Transcribe what was received, let suggestions land, then close the record (once)."""
         if self._finishing is None:
@@ -308,6 +335,9 @@ class Attachment:
         self.session = session
         self.roles = roles
         self.released = False
+        # Set by a protocol that can ask its peer to reconnect elsewhere (AudioHook ``reconnect``):
+        # a draining node calls it so that the call moves to another node instead of ending.
+        self.ask_to_reconnect: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def call_id(self) -> str:

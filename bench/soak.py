@@ -3,8 +3,8 @@ audio sent to one node and followed on the other, FLEURS clips one after another
 
 Prints, per call slot, the p95 of end of speech → final as the follower on the *other* node saw
 it; how many call slots were sustained (p95 ≤ 2 s); errors (refusals, error events, broken
-sockets: must be 0); each node's resident memory after warm-up and at the end (growth must stay
-under 10 %).
+sockets: must be 0); each node's resident memory after warm-up (every clip once through both
+nodes) and at the end (growth must stay under 10 %), and each minute in between.
 
     .venv/bin/python bench/soak.py --calls 2 --minutes 10
     .venv/bin/python bench/soak.py --calls 4 --minutes 3 --redis-url redis://127.0.0.1:6379/9
@@ -114,13 +114,25 @@ async def soak(nodes: list[ServerProcess], creds, calls: int, minutes: float, la
     for path, _ in fleurs_clips(languages):
         audio = decode_file(path)[:1]
         clips.append((audio, speech_ends(audio[0])))
-    # Warm-up: one call through each node, so that memory at start counts the loaded models and caches.
-    for i in range(2):
-        await one_call("ws" + nodes[i].base_url[4:], "ws" + nodes[1 - i].base_url[4:], creds, *clips[i])
+    # Warm-up: every clip once, through both nodes, as many at a time as the run: memory at start
+    # counts the loaded models and what the native libraries keep per input shape and per thread.
+    async def warm(first: int) -> None:
+        for i in range(first, len(clips), calls):
+            await one_call("ws" + nodes[i % 2].base_url[4:], "ws" + nodes[1 - i % 2].base_url[4:], creds, *clips[i])
+    await asyncio.gather(*(warm(k) for k in range(min(calls, len(clips)))))
     start_mem = [rss_mib(n.proc.pid) for n in nodes]
     deadline = time.monotonic() + minutes * 60
     began = time.monotonic()
+    timeline: list[tuple[float, list[float]]] = []
+
+    async def sample_memory() -> None:
+        while True:
+            await asyncio.sleep(60)
+            timeline.append(((time.monotonic() - began) / 60, [rss_mib(n.proc.pid) for n in nodes]))
+
+    sampler = asyncio.ensure_future(sample_memory())
     results = await asyncio.gather(*(slot(i, nodes, creds, clips, deadline) for i in range(calls)))
+    sampler.cancel()
     end_mem = [rss_mib(n.proc.pid) for n in nodes]
     elapsed = time.monotonic() - began
 
@@ -143,6 +155,8 @@ async def soak(nodes: list[ServerProcess], creds, calls: int, minutes: float, la
     for name, before, after in zip("ab", start_mem, end_mem):
         print(f"node {name} memory (RSS): {before:.0f} MiB after warm-up, {after:.0f} MiB at the end"
               f" ({(after - before) / before * 100:+.1f} %)")
+    print("memory each minute (MiB, nodes a / b): " + ", ".join(
+        f"{minute:.0f}: {a:.0f}/{b:.0f}" for minute, (a, b) in timeline))
     return 0 if not all_errors else 1
 
 

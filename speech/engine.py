@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 MAX_UTTERANCE_SAMPLES = 30 * SAMPLE_RATE
+ENCODER_STEP_FRAMES = 50  # a short encoder input is a multiple of half a second (100 frames a second)
 
 
 @dataclass
@@ -176,8 +177,10 @@ class WhisperRecognizer:
         frames, max_length = 3000, self.model.max_length
         if pad_s is not None:
             longest = max(f.shape[-1] for f in features)
-            frames = min(3000, longest + int(pad_s * 100))
-            frames += frames % 2  # the encoder's convolution halves the frames
+            # Rounded up to half seconds (an even number of frames: the encoder's convolution
+            # halves them): a few dozen encoder shapes, not one per utterance length, so the native
+            # libraries' per-shape caches and buffers stay bounded on a long-running node.
+            frames = min(3000, -(-(longest + int(pad_s * 100)) // ENCODER_STEP_FRAMES) * ENCODER_STEP_FRAMES)
             seconds = longest / 100
             max_length = min(self.model.max_length, int(self.options.tokens_per_s * seconds + 12))
         features = np.stack([pad_or_trim(f, frames) for f in features])

@@ -1,7 +1,8 @@
 """Two real Rafiq nodes sharing one PostgreSQL database and one Redis: a call streamed to one is
 followed on the other, a publish on one is searched on the other, admission is per tenant across
 both, sign-in lockouts hold on both, a telephony call survives its node's SIGKILL by reconnecting
-to the other, a native call of a killed node ends ``node_lost``, and SIGTERM drains."""
+to the other, a native call of a killed node ends ``node_lost``, SIGTERM moves an AudioHook call
+to the other node (``reconnect``) and drains the rest."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import pytest
 import websockets
 
 from assistant.launcher import ServerProcess
-from assistant.simulate import Pacer, TwilioPeer, encode_audio, new_platform_call_id, stream_audio
+from assistant.simulate import AudioHookPeer, Pacer, TwilioPeer, encode_audio, new_platform_call_id, stream_audio
 from speech.audio import decode_file
 from tests.conftest import (PG_ADMIN_URL, START, Floor, assert_wer, bearer, clip_audio, collect_when_started, fleurs_clip,
                             new_call_id, transcript_of, wait_for_call_end, wait_for_call_start)
@@ -341,6 +342,60 @@ async def test_a_killed_nodes_telephony_call_continues_on_the_other_and_its_nati
     native_call = await wait_for_call_end(cluster.b.base_url, native_id, timeout=60, token=token)
     assert native_call["end_reason"] == "node_lost"
     await native.close()
+    cluster.a = cluster.node("a")  # for the tests after this one
+
+
+async def test_sigterm_moves_an_audiohook_call_to_the_other_node_then_exits(cluster):
+    floor = cluster.floor
+    token = floor.token("supervisor")
+    first, first_ref = clip_audio("en", 4)
+    second, second_ref = clip_audio("en", 3)
+    conversation = str(uuid.uuid4())
+    follower = asyncio.ensure_future(collect_when_started(ws(cluster.b), conversation, token=token))
+    hook = AudioHookPeer(f"{ws(cluster.a)}/v1/ingest/audiohook", conversation, 1)
+    await hook.open()
+    assert not hook.result["errors"], hook.result
+    # Then a pause, so that A's end-pointer closes utterances; SIGTERM comes once the first final is
+    # out, while the rest may still be in A's engine.
+    await hook.send(np.concatenate([first, np.zeros((1, 16000 * 2), dtype=np.float32)], axis=1), Pacer(speed=0))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        call = await wait_for_call_start(cluster.b.base_url, conversation, token=token)
+        if call["segments"]:
+            break
+        await asyncio.sleep(0.2)
+    assert call["segments"], "A transcribed nothing before the drain"
+
+    cluster.a.proc.send_signal(signal.SIGTERM)
+    asked = await hook.reply("reconnect", timeout=30)  # the protocol's way to move a session
+    assert asked["parameters"]["info"]
+    await hook.end("reconnect")
+    assert hook.result["close_code"] == 1000, hook.result
+    resumed = AudioHookPeer(f"{ws(cluster.b)}/v1/ingest/audiohook", conversation, 1, continued_sessions=[
+        {"id": hook.session_id, "serverseq": hook.serverseq, "clientseq": hook.seq}])
+    await resumed.open()
+    assert not resumed.result["errors"], resumed.result  # B takes it at once: A handed it off
+    handed = {s["segment_id"] for s in (await wait_for_call_start(cluster.b.base_url, conversation,
+                                                                   token=token))["segments"]}
+    assert cluster.a.proc.wait(30) == 0  # A had nothing left to wait for (its drain deadline is 60 s)
+    await resumed.send(second, Pacer(speed=0))
+    await resumed.end()
+    assert resumed.result["close_code"] == 1000, resumed.result
+
+    call = await wait_for_call_end(cluster.b.base_url, conversation, token=token)
+    assert call["call_id"] == conversation and call["end_reason"] == "close"
+    events = await asyncio.wait_for(follower, 120)  # followed on B throughout: one call, numbers go on
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs)), seqs
+    kinds = [e["type"] for e in events]
+    assert kinds.count("call.started") == 1 and kinds[-1] == "call.ended" and kinds.count("call.ended") == 1
+    before = [s for s in call["segments"] if s["segment_id"] in handed]
+    after = [s for s in call["segments"] if s["segment_id"] not in handed]
+    assert min(s["start"] for s in after) >= max(s["end"] for s in before)  # the timeline goes on
+    # Everything A received before the drain was transcribed (by A), and the audio sent to B after.
+    assert_wer(first_ref, " ".join(s["text"] for s in before), WER_EN4, "en-4 before the move")
+    assert_wer(second_ref, " ".join(s["text"] for s in after), WER_EN3, "en-3 after the move to B")
+    assert len({s["segment_id"] for s in call["segments"]}) == len(call["segments"])
     cluster.a = cluster.node("a")  # for the tests after this one
 
 

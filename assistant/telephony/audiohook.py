@@ -9,7 +9,9 @@ the chosen media: PCMU 8 kHz, channels interleaved in the order of the chosen of
 customer, internal = agent). A protocol violation is answered, as the protocol defines, with
 ``disconnect`` (reason ``error``, or ``unauthorized`` for a bad X-API-KEY); the client then
 sends ``close`` and we answer ``closed``. A ``close`` with reason ``reconnect`` (or ``error``)
-keeps the call resumable: Genesys opens a new session for the same conversation.
+keeps the call resumable: Genesys opens a new session for the same conversation. A draining node
+of a cluster sends ``reconnect``: the client closes with reason ``reconnect`` and reopens (through
+the load balancer) on another node, which continues the call (``ClusterNode.hand_off``/``adopt``).
 
 Authentication (``auth.py``): the X-API-KEY and, when the key has a client secret, the HTTP message
 signature of the upgrade request; a failure is answered ``disconnect`` reason ``unauthorized``.
@@ -365,6 +367,7 @@ class AudioHookSession:
             except CallError as exc:
                 raise Disconnect("error", f"{exc.code}: {exc.message}", exc.code) from None
             self.call.add_stream("audio", "pcm_mulaw", 8000, roles)
+            self.call.attachment.ask_to_reconnect = self._ask_to_reconnect
             self.transcribe = params.supportedLanguages or bool(params.customConfig.get("transcription"))
             if self.transcribe:
                 self._start_transcripts(media, params.language, seconds(message.position))
@@ -452,6 +455,13 @@ class AudioHookSession:
             hint = language_hint(language, self.svc.settings.languages)
             self.call.attachment.session.set_language(hint)
             log.info("audiohook language updated", extra=self._log_extra(language=language, forced=hint))
+
+    async def _ask_to_reconnect(self, info: str) -> None:
+        """``reconnect``: Genesys closes this session (``close`` reason ``reconnect``) and opens a
+        new one, with this one in ``continuedSessions``, through the load balancer to another node."""
+        if self.state in ("active", "paused"):
+            log.info("audiohook: asking the client to reconnect", extra=self._log_extra(info=info))
+            await self.send("reconnect", {"info": info})
 
     async def _on_error(self, message: ClientMessage) -> None:
         log.warning("audiohook: client reported an error", extra=self._log_extra(parameters=message.parameters))
