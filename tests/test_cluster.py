@@ -345,7 +345,7 @@ async def test_a_killed_nodes_telephony_call_continues_on_the_other_and_its_nati
     cluster.a = cluster.node("a")  # for the tests after this one
 
 
-async def test_sigterm_moves_an_audiohook_call_to_the_other_node_then_exits(cluster):
+async def test_sigterm_moves_audiohook_calls_to_the_other_node_then_exits(cluster):
     floor = cluster.floor
     token = floor.token("supervisor")
     first, first_ref = clip_audio("en", 4)
@@ -355,6 +355,10 @@ async def test_sigterm_moves_an_audiohook_call_to_the_other_node_then_exits(clus
     hook = AudioHookPeer(f"{ws(cluster.a)}/v1/ingest/audiohook", conversation, 1)
     await hook.open()
     assert not hook.result["errors"], hook.result
+    # A second call on A whose platform will close on reconnect but never come back.
+    abandoned = AudioHookPeer(f"{ws(cluster.a)}/v1/ingest/audiohook", str(uuid.uuid4()), 1)
+    await abandoned.open()
+    await abandoned.send(clip_audio("en", 3)[0][:, :16000 * 3], Pacer(speed=0))
     # Then a pause, so that A's end-pointer closes utterances; SIGTERM comes once the first final is
     # out, while the rest may still be in A's engine.
     await hook.send(np.concatenate([first, np.zeros((1, 16000 * 2), dtype=np.float32)], axis=1), Pacer(speed=0))
@@ -371,6 +375,8 @@ async def test_sigterm_moves_an_audiohook_call_to_the_other_node_then_exits(clus
     assert asked["parameters"]["info"]
     await hook.end("reconnect")
     assert hook.result["close_code"] == 1000, hook.result
+    await abandoned.reply("reconnect", timeout=30)
+    await abandoned.end("reconnect")
     resumed = AudioHookPeer(f"{ws(cluster.b)}/v1/ingest/audiohook", conversation, 1, continued_sessions=[
         {"id": hook.session_id, "serverseq": hook.serverseq, "clientseq": hook.seq}])
     await resumed.open()
@@ -396,6 +402,9 @@ async def test_sigterm_moves_an_audiohook_call_to_the_other_node_then_exits(clus
     assert_wer(first_ref, " ".join(s["text"] for s in before), WER_EN4, "en-4 before the move")
     assert_wer(second_ref, " ".join(s["text"] for s in after), WER_EN3, "en-3 after the move to B")
     assert len({s["segment_id"] for s in call["segments"]}) == len(call["segments"])
+    # Handed off, never resumed: a peer ends it once the resume grace has passed.
+    gone = await wait_for_call_end(cluster.b.base_url, abandoned.conversation_id, timeout=RESUME_S + 60, token=token)
+    assert gone["end_reason"] == "disconnected"
     cluster.a = cluster.node("a")  # for the tests after this one
 
 
