@@ -38,7 +38,13 @@ RAW = [re.compile(pattern, re.IGNORECASE) for pattern in (
 CARD_PATTERNS, PHONE_PATTERNS = RAW[:2], RAW[2:4]
 
 
+# Numbers with 5+ decimals (embeddings, centroids, scores in the database files) may hold any digit
+# run by chance; no transcript writes a card or phone number that way.
+FLOAT = re.compile(rb"\d?\.\d{5,}")
+
+
 def hits(data: bytes, patterns=RAW) -> list[str]:
+    data = FLOAT.sub(b" ", data)
     return [m.group(0).decode("latin-1") for p in patterns for m in p.finditer(data)]
 
 
