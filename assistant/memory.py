@@ -7,6 +7,7 @@ after each call, keep it flat."""
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import logging
@@ -49,5 +50,4 @@ class MemoryReleaser:
     """A call observer (``sessions.CallObserver``): after each call, its buffers' pages go back."""
 
     async def on_end(self, session) -> None:
-        import asyncio
         await asyncio.to_thread(release_free_memory)
